@@ -1,0 +1,67 @@
+/* Station configuration from an INI file (libinih). Unknown sections and keys are errors
+ * that name the line: a typo in a slot map must not silently leave a port unmapped. */
+#ifndef FLASHRACK_CONFIG_H
+#define FLASHRACK_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_SLOTS     256
+#define CONFIG_LABEL_MAX     32
+#define CONFIG_PATTERN_MAX   64
+#define CONFIG_USB_IDS_MAX   64
+
+struct config_slot {
+    char label[CONFIG_LABEL_MAX];     /* "A1" */
+    char port[CONFIG_PATTERN_MAX];    /* physical port path "1-1.2" or fnmatch glob "*-1.2" */
+    int row, column;                  /* 1-based position in the rack drawing */
+};
+
+/* Extra USB ids from config, added to a driver's built-in table ("usb_id = 2c7c:0901:3:at"). */
+struct config_usb_id {
+    uint16_t vid, pid;
+    int8_t interface_number;
+    char role[16]; /* "at", or a protocol driver name ("unisoc", "asr", ...) */
+};
+
+struct config_limits {
+    uint32_t max_jobs;               /* concurrent jobs */
+    uint32_t no_progress_timeout_ms; /* watchdog: no byte moved for this long fails the job */
+    uint32_t job_timeout_ms;         /* whole job */
+    uint32_t reenumerate_timeout_ms; /* default wait for a device to come back */
+    uint64_t max_job_steps;          /* step budget of one session */
+    uint32_t http_max_connections;
+    uint32_t http_max_body_bytes;
+    uint32_t wire_ring_frames;       /* frames kept per job for the failure record */
+};
+
+struct config {
+    char path[PATH_MAX]; /* file it was read from, "" for defaults/strings */
+    char station_id[64];
+    char log_level[16];
+    char http_listen[64];  /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080"; port 0 = any */
+    char db_path[PATH_MAX];
+    char data_dir[PATH_MAX];
+    char cache_dir[PATH_MAX];
+    int rack_rows, rack_columns;
+    struct config_slot slots[CONFIG_MAX_SLOTS];
+    size_t slot_count;
+    struct config_usb_id usb_ids[CONFIG_USB_IDS_MAX];
+    size_t usb_id_count;
+    struct config_limits limits;
+};
+
+void config_defaults(struct config *cfg);
+/* Load and validate. On error returns a negative errno and writes "file:line: problem". */
+int config_load_file(const char *path, struct config *cfg, char *err, size_t errlen);
+int config_load_string(const char *text, struct config *cfg, char *err, size_t errlen);
+
+/* Split "host:port" / "[v6]:port"; returns -EINVAL on a malformed address. */
+int config_split_listen(const char *listen, char *host, size_t hostlen, uint16_t *ret_port);
+
+/* The slot whose port pattern matches port_path, or NULL. Exact paths win over globs. */
+const struct config_slot *config_slot_for_port(const struct config *cfg, const char *port_path);
+const struct config_slot *config_slot_by_label(const struct config *cfg, const char *label);
+
+#endif

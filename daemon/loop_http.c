@@ -1,0 +1,666 @@
+/* libmicrohttpd inside the libuv loop.
+ *
+ * MHD runs in "external epoll" mode: it keeps its own epoll set (listen socket and
+ * connections, edge-triggered) and gives us that epoll fd, which a uv_poll_t watches for
+ * readability. Whenever it fires, and whenever the timer from MHD_get_timeout() expires, we
+ * call MHD_run(), which accepts, reads, calls our access handler and writes, without
+ * blocking. After every MHD_run() the timer is re-armed from MHD_get_timeout(): MHD reports
+ * 0 when it still has buffered work (a connection it did not drain), and the connection
+ * timeouts otherwise. So all handlers run on the loop thread and touch station state freely.
+ *
+ * The access handler is called at least twice per request: once when the headers are in,
+ * then once per chunk of body, then once more with no data. We answer on the last call, or
+ * early with 413 when Content-Length is already over the limit. */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "api.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "station.h"
+
+/* Searched in order; the first route whose pattern and method match wins. */
+static const struct http_route *const route_tables[] = {
+    api_state_routes,
+};
+
+struct http_server {
+    struct station *st;
+    struct MHD_Daemon *mhd;
+    uv_poll_t poll;
+    uv_timer_t timer;
+    int handles_open;
+    bool running; /* inside MHD_run(): MHD_stop_daemon must wait until it returns */
+    bool closing;
+    void (*done)(void *ud);
+    void *done_ud;
+    uint64_t max_body_bytes;
+    unsigned max_connections;
+    bool at_limit; /* for logging the limit once each time it is reached */
+    uint16_t port;
+    char listen[80];
+};
+
+/* What we remember about one request between access handler calls (MHD's con_cls). */
+struct http_exchange {
+    uint64_t body_bytes;
+    bool answered;
+};
+
+struct http_request {
+    struct http_server *server;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *url;
+    const struct http_route *route;
+    size_t param_count;
+    const char *param_name[HTTP_PATH_SEGMENTS_MAX]; /* into route->pattern, after '{' */
+    size_t param_name_len[HTTP_PATH_SEGMENTS_MAX];
+    char param[HTTP_PATH_SEGMENTS_MAX][HTTP_SEGMENT_MAX];
+    char allow[64]; /* Allow header of a 405, "" otherwise */
+    unsigned status;
+    size_t body_len;
+    bool replied;
+    bool queue_failed;
+};
+
+/* Served when a reply cannot be built at all (out of memory). */
+static const char internal_error_body[] =
+    "{\"error\":{\"code\":\"internal\",\"message\":\"cannot build the response\"}}\n";
+
+/* ---- small helpers ------------------------------------------------------------------ */
+
+/* URLs and query keys are client bytes: keep log lines on one line and short. */
+static const char *for_log(const char *s, char *buf, size_t size)
+{
+    size_t n = 0;
+    for (; s && *s && n + 1 < size; s++)
+        buf[n++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+    buf[n] = '\0';
+    return buf;
+}
+
+json_t *http_json_string(const char *s)
+{
+    char buf[1024];
+    db_field_set(buf, sizeof(buf), s); /* bad UTF-8 and control bytes -> '?', cut to fit */
+    return json_string(buf);
+}
+
+/* Bit i of enum http_method is method_names[i]. */
+static const char *const method_names[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"};
+
+static unsigned method_bit(const char *method)
+{
+    for (size_t i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++)
+        if (strcmp(method, method_names[i]) == 0)
+            return 1u << i;
+    return 0;
+}
+
+static void format_allow(unsigned methods, char *out, size_t size)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++)
+        if (methods & (1u << i))
+            n += (size_t)snprintf(out + n, size - n, "%s%s", n ? ", " : "", method_names[i]);
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* MHD's default unescaper turns "%00" into a NUL, and the access handler only gets a C
+ * string: "/api/v1/slots/A1%00junk" would look up "A1". We decode everything else and leave
+ * "%00" (and malformed escapes) as literal text, which then simply matches nothing. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    char *w = s;
+    for (const char *r = s; *r; r++) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = hex_value(r[1])) >= 0 && (lo = hex_value(r[2])) >= 0 &&
+            (hi | lo) != 0) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
+/* ---- replies ------------------------------------------------------------------------ */
+
+static void queue(struct http_request *req, unsigned status, char *text, size_t len)
+{
+    struct MHD_Response *resp;
+    if (text)
+        resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    else
+        resp = MHD_create_response_from_buffer(sizeof(internal_error_body) - 1,
+                                               (void *)internal_error_body, MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(text);
+        req->queue_failed = true;
+        return;
+    }
+    bool ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") &&
+              MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") &&
+              MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (ok && req->allow[0])
+        ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
+    if (!ok || MHD_queue_response(req->conn, status, resp) != MHD_YES)
+        req->queue_failed = true;
+    MHD_destroy_response(resp);
+}
+
+void http_reply_json(struct http_request *req, unsigned status, json_t *body)
+{
+    if (req->replied) {
+        log_err("http: %s %s answered twice (second status %u dropped)", req->method,
+                req->route ? req->route->pattern : "?", status);
+        json_decref(body);
+        return;
+    }
+    req->replied = true;
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    size_t len = 0;
+    if (text) {
+        /* A trailing newline keeps `curl` output readable in a terminal. */
+        len = strlen(text);
+        char *grown = realloc(text, len + 2);
+        if (grown) {
+            text = grown;
+            text[len++] = '\n';
+            text[len] = '\0';
+        }
+    } else {
+        status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        len = sizeof(internal_error_body) - 1;
+    }
+    req->status = status;
+    req->body_len = len;
+    queue(req, status, text, len);
+}
+
+void http_reply_error(struct http_request *req, unsigned status, const char *code, const char *fmt,
+                      ...)
+{
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    http_reply_json(
+        req, status,
+        json_pack("{s:{s:s, s:o}}", "error", "code", code, "message", http_json_string(message)));
+}
+
+/* ---- request accessors -------------------------------------------------------------- */
+
+struct station *http_request_station(const struct http_request *req)
+{
+    return req->server->st;
+}
+
+struct http_server *http_request_server(const struct http_request *req)
+{
+    return req->server;
+}
+
+const char *http_request_param(const struct http_request *req, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < req->param_count; i++)
+        if (req->param_name_len[i] == len && memcmp(req->param_name[i], name, len) == 0)
+            return req->param[i];
+    return NULL;
+}
+
+int http_query_u64(struct http_request *req, const char *name, uint64_t min, uint64_t max,
+                   uint64_t def, uint64_t *ret)
+{
+    const char *value = NULL;
+    size_t len = 0;
+    if (MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &value,
+                                      &len) != MHD_YES) {
+        *ret = def;
+        return 0;
+    }
+    uint64_t v = 0;
+    bool ok = value && len >= 1 && len <= 20;
+    for (size_t i = 0; ok && i < len; i++) {
+        unsigned d = (unsigned)(value[i] - '0');
+        if (d > 9 || v > (UINT64_MAX - d) / 10)
+            ok = false;
+        else
+            v = v * 10 + d;
+    }
+    if (!ok || v < min || v > max) {
+        http_reply_error(req, MHD_HTTP_BAD_REQUEST, "bad_request",
+                         "query parameter '%s' must be a whole number from %llu to %llu", name,
+                         (unsigned long long)min, (unsigned long long)max);
+        return -EINVAL;
+    }
+    *ret = v;
+    return 0;
+}
+
+/* ---- routing ------------------------------------------------------------------------ */
+
+/* Matches url against pattern segment by segment; with capture set, fills req->param. */
+static bool route_match(const char *pattern, const char *url, struct http_request *req,
+                        bool capture)
+{
+    if (url[0] != '/' || pattern[0] != '/')
+        return false;
+    const char *p = pattern + 1, *u = url + 1;
+    size_t params = 0;
+    for (;;) {
+        size_t pl = strcspn(p, "/"), ul = strcspn(u, "/");
+        if (pl >= 2 && p[0] == '{' && p[pl - 1] == '}') {
+            if (ul == 0 || ul >= HTTP_SEGMENT_MAX || params >= HTTP_PATH_SEGMENTS_MAX)
+                return false;
+            if (capture) {
+                req->param_name[params] = p + 1;
+                req->param_name_len[params] = pl - 2;
+                memcpy(req->param[params], u, ul);
+                req->param[params][ul] = '\0';
+            }
+            params++;
+        } else if (pl != ul || memcmp(p, u, pl) != 0) {
+            return false;
+        }
+        p += pl;
+        u += ul;
+        if (*p != *u) /* one ended, the other goes on */
+            return false;
+        if (!*p)
+            break;
+        p++;
+        u++;
+    }
+    if (capture)
+        req->param_count = params;
+    return true;
+}
+
+struct query_check {
+    const struct http_route *route;
+    unsigned seen; /* bit i: route->query[i] already given */
+    char problem[160];
+};
+
+static enum MHD_Result check_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    (void)kind;
+    (void)value;
+    struct query_check *qc = cls;
+    char shown[64];
+    for (unsigned i = 0; i < 32 && qc->route->query && qc->route->query[i]; i++) {
+        if (strcmp(key, qc->route->query[i]) == 0) {
+            if (qc->seen & (1u << i)) {
+                snprintf(qc->problem, sizeof(qc->problem), "query parameter '%s' given twice", key);
+                return MHD_NO;
+            }
+            qc->seen |= 1u << i;
+            return MHD_YES;
+        }
+    }
+    snprintf(qc->problem, sizeof(qc->problem), "unknown query parameter '%s'",
+             for_log(key, shown, sizeof(shown)));
+    return MHD_NO;
+}
+
+static void dispatch(struct http_request *req)
+{
+    unsigned want = method_bit(req->method), allowed = 0;
+    const struct http_route *found = NULL;
+    for (size_t t = 0; t < sizeof(route_tables) / sizeof(route_tables[0]); t++) {
+        for (const struct http_route *r = route_tables[t]; r->handler; r++) {
+            if (!route_match(r->pattern, req->url, req, false))
+                continue;
+            unsigned m = r->methods | ((r->methods & HTTP_GET) ? HTTP_HEAD : 0);
+            allowed |= m;
+            if (!found && (m & want))
+                found = r;
+        }
+    }
+    char shown[160];
+    if (!found && allowed) {
+        format_allow(allowed, req->allow, sizeof(req->allow));
+        http_reply_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                         "%s is not allowed on %s (allowed: %s)", for_log(req->method, shown, 32),
+                         req->url, req->allow);
+        return;
+    }
+    if (!found) {
+        http_reply_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no endpoint %s", req->url);
+        return;
+    }
+    req->route = found;
+    route_match(found->pattern, req->url, req, true);
+    struct query_check qc = {.route = found};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_query_arg, &qc);
+    if (qc.problem[0]) {
+        http_reply_error(req, MHD_HTTP_BAD_REQUEST, "bad_request", "%s", qc.problem);
+        return;
+    }
+    found->handler(req);
+    if (!req->replied) {
+        log_err("http: handler of %s did not answer", found->pattern);
+        http_reply_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                         "the handler did not answer");
+    }
+}
+
+/* Content-Length as declared; -ENOENT without one (chunked or no body). */
+static int declared_length(struct MHD_Connection *conn, uint64_t *ret)
+{
+    const char *cl =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!cl)
+        return -ENOENT;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(cl, &end, 10);
+    /* MHD has already refused a malformed Content-Length; be safe about huge ones. */
+    *ret = (errno == ERANGE || end == cl) ? UINT64_MAX : (uint64_t)v;
+    return 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    (void)upload_data;
+    struct http_server *h = cls;
+    struct http_exchange *ex = *con_cls;
+    struct http_request req = {.server = h, .conn = conn, .method = method, .url = url};
+    char shown[160];
+
+    if (!ex) {
+        ex = calloc(1, sizeof(*ex));
+        if (!ex)
+            return MHD_NO;
+        *con_cls = ex;
+        uint64_t declared;
+        if (declared_length(conn, &declared) == 0 && declared > h->max_body_bytes) {
+            ex->answered = true;
+            http_reply_error(&req, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
+                             "request body of %llu bytes is over the limit of %llu bytes",
+                             (unsigned long long)declared, (unsigned long long)h->max_body_bytes);
+            log_info("http: %s %s -> 413 (Content-Length %llu)", for_log(method, shown, 32),
+                     for_log(url, shown + 32, sizeof(shown) - 32), (unsigned long long)declared);
+            return req.queue_failed ? MHD_NO : MHD_YES;
+        }
+        return MHD_YES;
+    }
+    if (ex->answered)
+        return MHD_YES;
+    if (*upload_data_size) {
+        /* No route takes a body yet: count it and drop it. A chunked body has no length
+         * up front, and MHD cannot answer in the middle of one, so going over the limit
+         * closes the connection. */
+        ex->body_bytes += *upload_data_size;
+        *upload_data_size = 0;
+        if (ex->body_bytes > h->max_body_bytes) {
+            log_info("http: %s %s: body over %llu bytes, connection closed",
+                     for_log(method, shown, 32), for_log(url, shown + 32, sizeof(shown) - 32),
+                     (unsigned long long)h->max_body_bytes);
+            return MHD_NO;
+        }
+        return MHD_YES;
+    }
+    ex->answered = true;
+    dispatch(&req);
+    log_debug("http: %s %s -> %u (%zu bytes)", for_log(method, shown, 32),
+              for_log(url, shown + 32, sizeof(shown) - 32), req.status, req.body_len);
+    return req.queue_failed ? MHD_NO : MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    free(*con_cls);
+    *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char text[512];
+    vsnprintf(text, sizeof(text), fmt, ap);
+    size_t n = strlen(text);
+    while (n && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+        text[--n] = '\0';
+    /* MHD reports mostly what clients did wrong (closed early, sent garbage): not worth an
+     * operator's attention, and a client could flood the log with it. Our own decisions
+     * (413, limits, bind failures) are logged where they are made. */
+    log_debug("http: libmicrohttpd: %s", text);
+}
+
+/* ---- loop integration --------------------------------------------------------------- */
+
+static void on_handle_closed(uv_handle_t *handle)
+{
+    struct http_server *h = handle->data;
+    if (--h->handles_open > 0)
+        return;
+    void (*done)(void *) = h->done;
+    void *ud = h->done_ud;
+    free(h);
+    if (done)
+        done(ud);
+}
+
+static void finish_close(struct http_server *h)
+{
+    /* uv_close() on the poll handle takes the epoll fd out of libuv's set at once, so MHD
+     * may close it right after. MHD_stop_daemon closes the listen socket and every open
+     * connection (their completion callbacks free our per-request state). */
+    uv_close((uv_handle_t *)&h->poll, on_handle_closed);
+    uv_close((uv_handle_t *)&h->timer, on_handle_closed);
+    MHD_stop_daemon(h->mhd);
+    h->mhd = NULL;
+}
+
+static void on_timer(uv_timer_t *timer);
+
+static unsigned connection_count(struct http_server *h)
+{
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return info ? info->num_connections : 0;
+}
+
+static void run_mhd(struct http_server *h)
+{
+    if (h->closing)
+        return;
+    /* At max_connections MHD takes its listen socket out of its epoll set, and puts it back
+     * only at the start of a later MHD_run(), not when a connection closes. Nothing would
+     * wake us for that later run (the epoll fd no longer reports the waiting client), so
+     * whenever connections went away we run once more. */
+    unsigned before, after = connection_count(h);
+    do {
+        before = after;
+        h->running = true;
+        MHD_run(h->mhd);
+        h->running = false;
+        if (h->closing) { /* a handler called http_close() */
+            finish_close(h);
+            return;
+        }
+        after = connection_count(h);
+    } while (after < before);
+    if (after >= h->max_connections && !h->at_limit)
+        log_warning("http: %u connections open, the limit: new clients wait", after);
+    h->at_limit = after >= h->max_connections;
+    MHD_UNSIGNED_LONG_LONG timeout_ms;
+    if (MHD_get_timeout(h->mhd, &timeout_ms) == MHD_YES)
+        uv_timer_start(&h->timer, on_timer, (uint64_t)timeout_ms, 0);
+    else
+        uv_timer_stop(&h->timer);
+}
+
+static void on_timer(uv_timer_t *timer)
+{
+    run_mhd(timer->data);
+}
+
+static void on_poll(uv_poll_t *poll, int status, int events)
+{
+    (void)events;
+    if (status < 0)
+        log_err("http: polling the server failed: %s", uv_strerror(status));
+    run_mhd(poll->data);
+}
+
+uint16_t http_port(const struct http_server *h)
+{
+    return h->port;
+}
+
+const char *http_listen_address(const struct http_server *h)
+{
+    return h->listen;
+}
+
+void http_close(struct http_server *h, void (*done)(void *ud), void *ud)
+{
+    if (!h)
+        return;
+    if (h->closing) {
+        log_err("http: http_close called twice");
+        return;
+    }
+    h->closing = true;
+    h->done = done;
+    h->done_ud = ud;
+    if (!h->running)
+        finish_close(h);
+}
+
+int http_start(struct station *st, struct http_server **ret)
+{
+    const char *listen = st->cfg.http_listen;
+    char host[64];
+    uint16_t port;
+    if (config_split_listen(listen, host, sizeof(host), &port) < 0) {
+        log_err("http: listen address '%s' is not HOST:PORT or [IPv6]:PORT", listen);
+        return -EINVAL;
+    }
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in v4;
+        struct sockaddr_in6 v6;
+    } addr;
+    memset(&addr, 0, sizeof(addr));
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    bool v6 = false;
+    if (inet_pton(AF_INET, host, &addr.v4.sin_addr) == 1) {
+        addr.v4.sin_family = AF_INET;
+        addr.v4.sin_port = htons(port);
+    } else if (inet_pton(AF_INET6, host, &addr.v6.sin6_addr) == 1) {
+        addr.v6.sin6_family = AF_INET6;
+        addr.v6.sin6_port = htons(port);
+        flags |= MHD_USE_IPv6;
+        v6 = true;
+    } else {
+        log_err("http: listen host '%s' is not a numeric IPv4 or IPv6 address", host);
+        return -EINVAL;
+    }
+    if (st->cfg.limits.http_max_connections == 0 || st->cfg.limits.http_max_body_bytes == 0) {
+        log_err("http: max_connections and max_body_bytes must be at least 1");
+        return -EINVAL;
+    }
+
+    struct http_server *h = calloc(1, sizeof(*h));
+    if (!h)
+        return -ENOMEM;
+    h->st = st;
+    h->max_body_bytes = st->cfg.limits.http_max_body_bytes;
+    h->max_connections = st->cfg.limits.http_max_connections;
+    errno = 0;
+    h->mhd =
+        MHD_start_daemon(flags, port, NULL, NULL, on_request, h,
+                         /* first, so that MHD reports problems with the options below through it */
+                         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_SOCK_ADDR, &addr.sa,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)h->max_connections,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONNECTION_TIMEOUT_S,
+                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_UNESCAPE_CALLBACK,
+                         unescape, h, MHD_OPTION_END);
+    if (!h->mhd) {
+        /* MHD leaves the errno of the failed socket/bind/listen call behind. */
+        int e = errno ? errno : EIO;
+        log_err("http: cannot listen on %s: %s", listen, strerror(e));
+        free(h);
+        return -e;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    int epoll_fd = info ? info->epoll_fd : -1;
+    info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = info ? info->port : 0;
+    if (epoll_fd < 0 || h->port == 0) {
+        log_err("http: libmicrohttpd gave no epoll fd or port");
+        MHD_stop_daemon(h->mhd);
+        free(h);
+        return -EIO;
+    }
+    snprintf(h->listen, sizeof(h->listen), v6 ? "[%s]:%u" : "%s:%u", host, (unsigned)h->port);
+
+    uv_timer_init(st->loop, &h->timer); /* cannot fail on Linux */
+    h->timer.data = h;
+    h->handles_open = 1;
+    int r = uv_poll_init(st->loop, &h->poll, epoll_fd);
+    if (r == 0) {
+        h->poll.data = h;
+        h->handles_open = 2;
+        r = uv_poll_start(&h->poll, UV_READABLE, on_poll);
+    }
+    if (r < 0) {
+        log_err("http: cannot watch the server's epoll fd: %s", uv_strerror(r));
+        /* The handles free h once closed; nobody waits for them. */
+        h->closing = true;
+        if (h->handles_open == 2)
+            uv_close((uv_handle_t *)&h->poll, on_handle_closed);
+        uv_close((uv_handle_t *)&h->timer, on_handle_closed);
+        MHD_stop_daemon(h->mhd);
+        h->mhd = NULL;
+        return r;
+    }
+    log_notice("http: listening on http://%s", h->listen);
+    *ret = h;
+    return 0;
+}

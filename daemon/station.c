@@ -1,0 +1,10 @@
+#include "station.h"
+
+#include <time.h>
+
+uint64_t station_now_unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}

@@ -1,0 +1,48 @@
+/* State shared by the parts of flashrack-rack (rack.c, commands.c). Main thread. */
+#ifndef FLASHRACK_RACK_APP_H
+#define FLASHRACK_RACK_APP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+struct vrack;
+
+struct rack_app {
+    struct vrack *rack;
+    GMainLoop *loop;
+    bool verbose, demo;
+    char **daemon_argv; /* NULL: no daemon, the rack alone */
+    int log_fd;         /* daemon stdout/stderr, -1: the rack's stderr */
+    /* daemon state */
+    GPid pid;
+    bool running;
+    bool have_status; /* status holds the last exit (a waitpid status) */
+    int status;
+    bool exit_seen; /* the last exit was reported by wait-exit */
+    bool ready, stopping;
+    char *daemon_status; /* last STATUS= */
+    uint64_t spawn_ms;
+    /* NOTIFY_SOCKET */
+    char *tmpdir, *notify_path;
+    int notify_fd;
+    guint notify_watch;
+    int exit_code;
+};
+
+struct rack_app *rack_app(void);
+void rack_reply(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+const char *rack_signal_name(int sig);
+int rack_spawn_daemon(char *err, size_t err_len);
+
+/* commands.c */
+void rack_commands_start(void);
+void rack_commands_stop(void);
+/* Something the waiting command may care about happened (READY, daemon exit). */
+void rack_command_event(void);
+/* SIGINT/SIGTERM to the rack: stop the daemon and leave. */
+void rack_command_quit_now(void);
+
+#endif

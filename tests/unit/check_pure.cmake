@@ -1,0 +1,13 @@
+# Fails when any file under DIR includes an I/O library header (architecture.md §2).
+file(GLOB_RECURSE files ${DIR}/*.c ${DIR}/*.h)
+set(bad "")
+foreach(f ${files})
+  file(STRINGS ${f} lines REGEX "#[ \t]*include[ \t]*[<\"](uv|libusb|libusb-1.0/libusb|libserialport|sqlite3|microhttpd|libudev|systemd/[a-z-]+)\\.h")
+  if(lines)
+    list(APPEND bad "${f}: ${lines}")
+  endif()
+endforeach()
+if(bad)
+  message(FATAL_ERROR "protocols/ must stay pure, found I/O headers:\n${bad}")
+endif()
+message(STATUS "protocols/ is pure (${DIR})")
