@@ -14,6 +14,7 @@
 #include "log.h"
 #include "loop_usb.h"
 #include "rack.h"
+#include "slot_job.h"
 #include "station.h"
 #include "tty_monitor.h"
 
@@ -63,6 +64,31 @@ static void on_handle_closed(uv_handle_t *h)
     (void)h;
 }
 
+static struct daemon_ctx *the_daemon; /* one per process: for the jobs_drained hook */
+
+/* Second half of the shutdown, once no job runs any more. */
+static void close_sources(struct station *st)
+{
+    struct daemon_ctx *d = the_daemon;
+    if (st->http)
+        http_close(st->http, NULL, NULL);
+    st->http = NULL;
+    if (st->ttys)
+        tty_monitor_close(st->ttys, NULL, NULL);
+    st->ttys = NULL;
+    if (st->rack)
+        rack_drop_usb_refs(st->rack);
+    if (st->usb)
+        usb_loop_close(st->usb, NULL, NULL);
+    st->usb = NULL;
+    st->jobs_drained = NULL;
+    uv_close((uv_handle_t *)&d->sig_int, on_handle_closed);
+    uv_close((uv_handle_t *)&d->sig_term, on_handle_closed);
+    uv_close((uv_handle_t *)&d->sig_hup, on_handle_closed);
+    if (d->watchdog_on)
+        uv_close((uv_handle_t *)&d->watchdog, on_handle_closed);
+}
+
 static void begin_shutdown(struct daemon_ctx *d, const char *why)
 {
     struct station *st = &d->st;
@@ -71,21 +97,14 @@ static void begin_shutdown(struct daemon_ctx *d, const char *why)
     st->stopping = 1;
     log_notice("flashrackd: %s, shutting down", why);
     sd_notify(0, "STOPPING=1");
-    /* Jobs end as aborted and are recorded by their owners (workflow) before this point. */
-    if (st->http)
-        http_close(st->http, NULL, NULL);
-    st->http = NULL;
-    if (st->ttys)
-        tty_monitor_close(st->ttys, NULL, NULL);
-    st->ttys = NULL;
-    if (st->usb)
-        usb_loop_close(st->usb, NULL, NULL);
-    st->usb = NULL;
-    uv_close((uv_handle_t *)&d->sig_int, on_handle_closed);
-    uv_close((uv_handle_t *)&d->sig_term, on_handle_closed);
-    uv_close((uv_handle_t *)&d->sig_hup, on_handle_closed);
-    if (d->watchdog_on)
-        uv_close((uv_handle_t *)&d->watchdog, on_handle_closed);
+    /* Running jobs end as aborted; their owners record them; then the sources close. */
+    size_t running = st->rack ? slot_jobs_abort_all(st, "daemon shutting down") : 0;
+    if (running) {
+        log_notice("flashrackd: waiting for %zu aborted jobs to finish", running);
+        st->jobs_drained = close_sources;
+        return;
+    }
+    close_sources(st);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -153,6 +172,9 @@ static int run(struct daemon_ctx *d, const char *config_path)
         log_err("rack: %s", strerror(-r));
         return 1;
     }
+    r = slot_jobs_init(st);
+    if (r < 0)
+        return 1;
     r = usb_loop_new(loop, &st->usb);
     if (r < 0)
         return 1;
@@ -218,6 +240,7 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     static struct daemon_ctx d;
+    the_daemon = &d;
     if (check_only) {
         char err[1024];
         if (config_load_file(config_path, &d.st.cfg, err, sizeof(err)) < 0) {

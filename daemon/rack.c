@@ -137,6 +137,15 @@ void rack_free(struct rack *rack)
     free(rack);
 }
 
+void rack_drop_usb_refs(struct rack *rack)
+{
+    for (size_t i = 0; i < rack->device_count; i++) {
+        if (rack->devices[i]->usb)
+            libusb_unref_device(rack->devices[i]->usb);
+        rack->devices[i]->usb = NULL;
+    }
+}
+
 int rack_add_listener(struct rack *rack, rack_listener_fn fn, void *userdata)
 {
     if (rack->listener_count >= RACK_MAX_LISTENERS)

@@ -20,6 +20,7 @@
 
 struct libusb_device;
 struct db;
+struct slot_job;
 
 enum slot_state {
     SLOT_EMPTY = 0, /* nothing plugged */
@@ -57,6 +58,7 @@ struct slot {
     uint64_t state_since_unix_ms;
     struct rack_device *device; /* NULL when empty */
     uint64_t attach_count;      /* how many devices this slot has seen */
+    struct slot_job *job;       /* the job running on this slot, if any (slot_job.c) */
 };
 
 enum rack_event {
@@ -86,6 +88,10 @@ void rack_usb_arrived(struct rack *rack, const struct rack_device *device);
 void rack_usb_left(struct rack *rack, uint8_t bus, uint8_t address);
 void rack_tty_added(struct rack *rack, const struct rack_tty *tty);
 void rack_tty_removed(struct rack *rack, const char *devnode);
+
+/* Drops every libusb device reference the rack holds; call before the libusb context exits
+ * (shutdown). Devices stay listed, without a handle to open them. */
+void rack_drop_usb_refs(struct rack *rack);
 
 void rack_set_slot_state(struct rack *rack, struct slot *slot, enum slot_state state);
 

@@ -23,6 +23,8 @@ struct station {
     struct http_server *http;
     uint64_t started_unix_ms;
     int stopping; /* shutdown in progress: no new jobs */
+    /* Called by slot_job.c when the last running job finished while stopping. */
+    void (*jobs_drained)(struct station *st);
 };
 
 uint64_t station_now_unix_ms(void);

@@ -22,9 +22,6 @@
 #include "rack_app.h"
 #include "vrack.h"
 
-#define DEFAULT_WAIT_MS 60000
-#define QUIT_KILL_MS    20000
-
 static struct rack_app app;
 
 void rack_reply(const char *fmt, ...)

@@ -119,6 +119,7 @@ if [ "$MODE" != --bench ]; then
     stat_is 1-1.3 dtr 1                      # raised by opening the tty
     stat_is 1-1.3 baud 115200                # what libserialport configured
     wait_log "usb 1-1.2 timeout ok"
+    wait_log "tty 1-1.3 usbfs view ok"
     cmd list
     [ "$line" = "ok list 1-1.2:loopback-usb 1-1.3:loopback-tty" ] || fail "list: $line"
 

@@ -276,8 +276,28 @@ static void discover(uv_timer_t *t)
     }
 }
 
+/* cdc_acm owns both interfaces of the ACM device: usbfs must say so. */
+static void check_driver(struct st_dev *d)
+{
+    libusb_device_handle *h = NULL;
+    int r = libusb_open(d->dev, &h);
+    if (r < 0) {
+        st_fail(d, "libusb_open: %s", libusb_error_name(r));
+        return;
+    }
+    if ((r = libusb_kernel_driver_active(h, 0)) != 1)
+        st_fail(d, "kernel_driver_active(0) = %d, want 1 (cdc_acm)", r);
+    if ((r = libusb_claim_interface(h, 1)) != LIBUSB_ERROR_BUSY)
+        st_fail(d, "claiming the cdc_acm data interface gave %s, want BUSY", libusb_error_name(r));
+    if ((r = libusb_control_transfer(h, 0x21, 0x22, 3, 0, NULL, 0, 1000)) >= 0)
+        st_fail(d, "class request to a driver-owned interface went through");
+    libusb_close(h);
+    st_log("tty %s usbfs view ok (cdc_acm bound, interface busy)", d->port);
+}
+
 void st_tty_start(struct st_dev *d)
 {
+    check_driver(d);
     d->tries = 0;
     uv_timer_start(&d->defer, discover, 0, 50);
 }

@@ -14,11 +14,14 @@ trap 'rm -rf "$tmp"' EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-# run_case EXPECT SINK SOURCE UNPLUG_AFTER_BYTES: prints the client's RESULT line.
+# run_case EXPECT SINK SOURCE UNPLUG_AFTER_BYTES [CLIENT_ARGS...]: prints the RESULT line.
+# UNPLUG_AFTER_BYTES -1: after the sink, replug the port as the other loopback profile
+# (a re-enumeration that changes VID:PID and transport).
 run_case() {
   local expect=$1 sink=$2 source=$3 unplug_after=$4 reply result
+  shift 4
   coproc R { exec umockdev-wrapper "$rack_bin" --daemon-log "$tmp/client.log" -- \
-             "$client" --mode "$mode" --sink "$sink" --source "$source" --expect "$expect"; }
+             "$client" --mode "$mode" --sink "$sink" --source "$source" --expect "$expect" "$@"; }
   say() {
     echo "$*" >&"${R[1]}"
     IFS= read -r -t 120 reply <&"${R[0]}" || fail "rack did not answer '$*'"
@@ -26,7 +29,21 @@ run_case() {
   }
   say wait-ready 30000
   say plug 1-1.4 "$profile"
-  if [ "$unplug_after" -gt 0 ]; then
+  if [ "$unplug_after" -lt 0 ]; then
+    local deadline=$((SECONDS + 120))
+    until grep -q "sink_ok=1" <<<"$reply"; do
+      [ $SECONDS -lt $deadline ] || fail "sink never completed: $reply"
+      sleep 0.05
+      say stats 1-1.4
+    done
+    say unplug 1-1.4
+    local other=loopback-tty
+    [ "$profile" = loopback-tty ] && other=loopback-usb
+    say plug 1-1.4 "$other"
+    say wait-exit 120000
+    case "$reply" in *"status=0"*) ;; *) fail "client exit: $reply
+$(cat "$tmp/client.log")" ;; esac
+  elif [ "$unplug_after" -gt 0 ]; then
     local deadline=$((SECONDS + 60)) rx=0
     while [ "$rx" -lt "$unplug_after" ]; do
       [ $SECONDS -lt $deadline ] || fail "device received only $rx bytes in 60 s"
@@ -70,4 +87,12 @@ grep -q " out=$((size + 48)) in=$((size + 40)) " <<<"$line" || fail "wire byte c
 line=$(run_case disconnected $((1024 * 1024 * 1024)) 0 $((4 * 1024 * 1024)))
 echo "$mode unplug mid-transfer: $line"
 grep -q "code=disconnected" <<<"$line" || fail "unplug did not end as disconnected: $line"
+# Re-enumeration: the session asks to wait for the device; it comes back on the same port
+# as the other loopback profile (other VID:PID, other transport) and the job goes on.
+other_pid=0002
+[ "$mode" = tty ] && other_pid=0001
+line=$(run_case ok $((4 * 1024 * 1024)) $((4 * 1024 * 1024)) -1 --reenumerate)
+echo "$mode re-enumeration: $line"
+grep -q "reenumerations=1 back_as=1209:$other_pid" <<<"$line" || fail "no re-enumeration: $line"
+grep -q "source_ok=1" <<<"$line" || fail "source after re-enumeration failed: $line"
 echo "PASS transport $mode"

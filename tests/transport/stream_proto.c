@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum phase { P_SINK_CMD, P_SINK_DATA, P_SINK_REPLY, P_SOURCE_CMD, P_SOURCE_DATA };
+enum phase { P_SINK_CMD, P_SINK_DATA, P_SINK_REPLY, P_REENUM, P_SOURCE_CMD, P_SOURCE_DATA };
 
 struct gen {
     uint32_t x;
@@ -21,6 +21,7 @@ struct stream_session {
     uint64_t sink_len, source_len, off;
     uint32_t seed;
     size_t chunk;
+    int reenumerate; /* between SINK and SOURCE, wait for the device to come back */
     enum phase phase;
     struct gen gen, check;
     EVP_MD_CTX *sha_tx, *sha_rx;
@@ -113,6 +114,7 @@ static int session_new(const struct proto_params *params, struct proto_ctx *ctx,
     s->source_len = opt_u64(params->options, "source", 1 << 20);
     s->seed = (uint32_t)opt_u64(params->options, "seed", 1);
     s->chunk = (size_t)opt_u64(params->options, "chunk", 256 * 1024);
+    s->reenumerate = opt_u64(params->options, "reenumerate", 0) != 0;
     if (s->chunk < 1 || s->chunk > (16u << 20))
         s->chunk = 256 * 1024;
     s->buf = malloc(s->chunk);
@@ -222,9 +224,22 @@ static void step(void *v, const struct proto_event *in, struct proto_request *ou
             proto_req_done(out);
             return;
         }
+        if (s->reenumerate) {
+            s->phase = P_REENUM;
+            ctx->progress.phase = "reenumerate";
+            proto_req_reenumerate(out, 30000);
+            return;
+        }
         start_source(s, out);
         return;
     }
+    case P_REENUM:
+        if (in->type != PROTO_EV_ATTACHED)
+            break;
+        s->report.reenumerated_vid = ctx->link.vid;
+        s->report.reenumerated_pid = ctx->link.pid;
+        start_source(s, out);
+        return;
     case P_SOURCE_CMD:
         if (in->type != PROTO_EV_TX_DONE)
             break;

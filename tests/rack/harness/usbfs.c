@@ -49,7 +49,8 @@ void vrack_usbfs_update_flow(struct vrack_dev *dev)
     dev->flow_on = on;
 }
 
-/* Writes the URB result into the client's copies and points *arg at it. Worker thread. */
+/* Writes the URB result into the client's copies and points *arg at it. On the worker
+ * thread, except for a parked blocking REAPURB (its submit was flushed long before). */
 static int reap_one(struct vrack_client *vc, UMockdevIoctlData *arg)
 {
     struct vrack_urb *u = g_queue_pop_head(&vc->reap);
@@ -254,6 +255,23 @@ static int detach_driver(struct vrack_dev *dev, unsigned ifnum)
     return 0;
 }
 
+/* The kernel's check_ctrlrecip(): a non-vendor request to an interface or endpoint needs that
+ * interface claimed (usbfs claims it on the fly), so a class request to an interface that
+ * cdc_acm holds fails with EBUSY until the driver is disconnected, as on real hardware. */
+static int check_recipient(struct vrack_client *vc, const uint8_t *setup)
+{
+    uint8_t type = setup[0], index = setup[4];
+    if ((type & 0x60) == 0x40)
+        return 0;
+    if ((type & 0x1f) == 1)
+        return claim(vc, index);
+    if ((type & 0x1f) == 2) {
+        int ifnum = intf_of_ep(vc->dev->profile, index);
+        return ifnum < 0 ? 0 : claim(vc, (unsigned)ifnum); /* unknown: let the request stall */
+    }
+    return 0;
+}
+
 /* ---- the handler ---- */
 
 static int submit(struct vrack_client *vc, UMockdevIoctlData *arg)
@@ -289,7 +307,11 @@ static int submit(struct vrack_client *vc, UMockdevIoctlData *arg)
             r = -EFAULT;
         }
     }
+    if (r == 0 && type == USBDEVFS_URB_TYPE_CONTROL)
+        r = check_recipient(vc, bd->data);
     if (r < 0) {
+        if (bd)
+            g_object_unref(bd);
         g_object_unref(ud);
         return r;
     }
