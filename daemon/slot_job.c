@@ -2,9 +2,13 @@
 #include "slot_job.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "log.h"
 #include "loop_usb.h"
 #include "transport.h"
@@ -15,6 +19,8 @@ struct slot_job {
     struct slot_job_params p;
     struct job *job;
     int waiting_device; /* the session asked for re-enumeration */
+    struct db_attempt attempt;
+    int64_t attempt_id; /* 0: not recorded (no database, or the insert failed) */
 };
 
 int slot_job_route(const struct station *st, const struct proto *driver, uint16_t vid,
@@ -79,14 +85,89 @@ static void on_progress(void *owner, struct job *job)
     (void)owner, (void)job; /* live progress goes to the API with the workflow */
 }
 
+static void record_begin(struct slot_job *sj)
+{
+    struct station *st = sj->st;
+    if (!st->db)
+        return;
+    struct db_attempt *a = &sj->attempt;
+    if (sj->p.attempt)
+        *a = *sj->p.attempt;
+    else
+        memset(a, 0, sizeof(*a));
+    db_field_set(a->station_id, sizeof(a->station_id), st->cfg.station_id);
+    db_field_set(a->slot, sizeof(a->slot), sj->slot->cfg.label);
+    db_field_set(a->usb_path, sizeof(a->usb_path), sj->slot->device->port_path);
+    db_field_set(a->protocol, sizeof(a->protocol), sj->p.driver->name);
+    a->started_unix_ms = station_now_unix_ms();
+    int r = db_attempt_begin(st->db, a, &sj->attempt_id);
+    if (r < 0) {
+        sj->attempt_id = 0;
+        log_slot(LOG_LEVEL_ERR, sj->slot->cfg.label, a->usb_path,
+                 "cannot record the attempt: %s (%s)", strerror(-r), db_last_error(st->db));
+    }
+}
+
+/* The wire ring of a failed attempt goes to data_dir/attempts/<uuid>.log: a line failure
+ * becomes a reproducible test case. Returns the path relative to data_dir, or "". */
+static void save_trace(struct slot_job *sj, const struct job *job, char *ref, size_t reflen)
+{
+    ref[0] = '\0';
+    char dir[PATH_MAX + 16], path[PATH_MAX + 64];
+    snprintf(dir, sizeof(dir), "%s/attempts", sj->st->cfg.data_dir);
+    if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+        return;
+    snprintf(path, sizeof(path), "%s/%s.log", dir, sj->attempt.attempt_uuid);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        log_slot(LOG_LEVEL_WARNING, sj->slot->cfg.label, sj->attempt.usb_path,
+                 "cannot save the wire trace %s: %s", path, strerror(errno));
+        return;
+    }
+    static char trace[64 * 1024];
+    job_wire_trace(job, trace, sizeof(trace));
+    fputs(trace, f);
+    if (fclose(f) == 0)
+        snprintf(ref, reflen, "attempts/%s.log", sj->attempt.attempt_uuid);
+}
+
+static void record_finish(struct slot_job *sj, const struct job *job,
+                          const struct job_result *res)
+{
+    struct station *st = sj->st;
+    if (!st->db || !sj->attempt_id)
+        return;
+    struct db_attempt *a = &sj->attempt;
+    a->ended_unix_ms = station_now_unix_ms();
+    a->duration_ms = res->duration_ms;
+    a->bytes_written = res->bytes_written;
+    a->result = res->ok ? DB_RESULT_PASS
+                : res->code == FAIL_ABORTED ? DB_RESULT_ABORTED
+                                            : DB_RESULT_FAIL;
+    if (!res->ok) {
+        db_field_set(a->fail_stage, sizeof(a->fail_stage), res->stage);
+        db_field_set(a->fail_code, sizeof(a->fail_code), fail_code_to_string(res->code));
+        db_field_set(a->fail_message, sizeof(a->fail_message), res->message);
+        save_trace(sj, job, a->log_ref, sizeof(a->log_ref));
+    }
+    if (res->ident.imei[0])
+        db_field_set(a->imei, sizeof(a->imei), res->ident.imei);
+    int r = db_attempt_finish(st->db, a);
+    if (r < 0)
+        log_slot(LOG_LEVEL_ERR, sj->slot->cfg.label, a->usb_path,
+                 "cannot record the end of attempt %lld: %s (%s)", (long long)sj->attempt_id,
+                 strerror(-r), db_last_error(st->db));
+}
+
 static void on_finished(void *owner, struct job *job, const struct job_result *result)
 {
     struct slot_job *sj = owner;
     struct slot *slot = sj->slot;
+    record_finish(sj, job, result);
     slot->job = NULL;
     rack_set_slot_state(sj->st->rack, slot, slot->device ? SLOT_ATTACHED : SLOT_EMPTY);
     if (sj->p.finished)
-        sj->p.finished(sj->p.owner, slot, result, job);
+        sj->p.finished(sj->p.owner, slot, result, job, sj->attempt_id);
     job_free(job);
     struct station *st = sj->st;
     free(sj);
@@ -184,8 +265,22 @@ int slot_job_start(struct station *st, struct slot *slot, const struct slot_job_
     };
     slot->job = sj;
     rack_set_slot_state(st->rack, slot, SLOT_BUSY);
+    record_begin(sj);
     r = job_start(st->loop, &jp, t, &sj->job);
     if (r < 0) {
+        if (sj->attempt_id) {
+            struct job_result fail = {.code = FAIL_INTERNAL};
+            snprintf(fail.stage, sizeof(fail.stage), "start");
+            snprintf(fail.message, sizeof(fail.message), "cannot start the session: %s",
+                     strerror(-r));
+            sj->attempt.result = DB_RESULT_FAIL;
+            sj->attempt.ended_unix_ms = station_now_unix_ms();
+            db_field_set(sj->attempt.fail_stage, sizeof(sj->attempt.fail_stage), fail.stage);
+            db_field_set(sj->attempt.fail_code, sizeof(sj->attempt.fail_code), "internal");
+            db_field_set(sj->attempt.fail_message, sizeof(sj->attempt.fail_message),
+                         fail.message);
+            db_attempt_finish(st->db, &sj->attempt);
+        }
         slot->job = NULL;
         rack_set_slot_state(st->rack, slot, SLOT_ATTACHED);
         transport_close(t, NULL, NULL);

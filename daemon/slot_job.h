@@ -1,4 +1,5 @@
-/* A job bound to a slot: opens the transport for the slot's device, follows the module through
+/* A job bound to a slot: records it as an attempt (a 'running' row at start, finished exactly
+ * once, with the wire trace of a failure saved under data_dir/attempts/),  opens the transport for the slot's device, follows the module through
  * re-enumeration on the same physical port (it may come back with another VID:PID and over
  * another transport: USB bulk before, a tty after), and tells the job when the device leaves.
  * The driver's USB id table (plus [usb] ids from config whose role is the driver's name)
@@ -12,13 +13,19 @@
 
 struct slot_job;
 
+struct db_attempt;
+
 struct slot_job_params {
     const struct proto *driver;
     struct proto_params params;
-    /* Final; the slot is free again (slot->job == NULL) when this runs. The slot_job is
+    /* Identity for the attempt row (operator, work order, package, ...); may be NULL. The
+     * job fills station, slot, port, protocol and times itself. */
+    const struct db_attempt *attempt;
+    /* Final; the attempt row is finished and the slot is free again (slot->job == NULL)
+     * when this runs; attempt_id is 0 when the station has no database. The slot_job is
      * freed right after it returns. */
     void (*finished)(void *owner, struct slot *slot, const struct job_result *result,
-                     const struct job *job);
+                     const struct job *job, int64_t attempt_id);
     void *owner;
 };
 

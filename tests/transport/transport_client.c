@@ -12,10 +12,13 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <uv.h>
 
+#include "db.h"
 #include "job.h"
 #include "log.h"
 #include "loop_usb.h"
@@ -33,6 +36,7 @@ static const char *client_config = "[station]\nid = transport-test\n"
 
 struct client {
     struct station st;
+    uv_signal_t sigterm;
     char options[160];
     const char *expect;
     int started;
@@ -41,6 +45,8 @@ struct client {
 
 static void shutdown_client(struct client *c)
 {
+    if (!uv_is_closing((uv_handle_t *)&c->sigterm))
+        uv_close((uv_handle_t *)&c->sigterm, NULL);
     if (c->st.ttys)
         tty_monitor_close(c->st.ttys, NULL, NULL);
     c->st.ttys = NULL;
@@ -51,7 +57,7 @@ static void shutdown_client(struct client *c)
 }
 
 static void on_finished(void *owner, struct slot *slot, const struct job_result *res,
-                        const struct job *job)
+                        const struct job *job, int64_t attempt_id)
 {
     (void)slot;
     struct client *c = owner;
@@ -61,11 +67,11 @@ static void on_finished(void *owner, struct slot *slot, const struct job_result 
     double mib = (double)(res->bytes_out + res->bytes_in) / (1024.0 * 1024.0);
     printf("RESULT %s code=%s stage=%s ms=%" PRIu64 " out=%" PRIu64 " in=%" PRIu64
            " MiBps=%.1f sink_sha256=%s device_sha256=%s device_status=%d source_ok=%d "
-           "reenumerations=%u back_as=%04x:%04x msg=\"%s\"\n",
+           "reenumerations=%u back_as=%04x:%04x attempt=%lld msg=\"%s\"\n",
            res->ok ? "ok" : "fail", fail_code_to_string(res->code), res->stage, res->duration_ms,
            res->bytes_out, res->bytes_in, secs > 0 ? mib / secs : 0.0, rep.sink_sha256,
            rep.device_sha256, rep.device_status, rep.source_ok, res->reenumerations,
-           rep.reenumerated_vid, rep.reenumerated_pid, res->message);
+           rep.reenumerated_vid, rep.reenumerated_pid, (long long)attempt_id, res->message);
     fflush(stdout);
     const char *got = res->ok ? "ok" : fail_code_to_string(res->code);
     c->exit_code = strcmp(got, c->expect) == 0 ? 0 : 1;
@@ -96,6 +102,16 @@ static void on_rack(void *userdata, enum rack_event ev, struct slot *slot,
     }
 }
 
+/* As in flashrackd: SIGTERM aborts running jobs, which are recorded, then everything closes. */
+static void on_sigterm(uv_signal_t *sig, int signum)
+{
+    (void)signum;
+    struct client *c = sig->data;
+    c->st.stopping = 1;
+    if (slot_jobs_abort_all(&c->st, "daemon shutting down") == 0)
+        shutdown_client(c);
+}
+
 static void on_usb(void *userdata, int arrived, const struct rack_device *dev)
 {
     struct client *c = userdata;
@@ -122,11 +138,13 @@ int main(int argc, char **argv)
     static struct client c;
     uint64_t sink = 1 << 20, source = 1 << 20;
     int reenumerate = 0;
+    const char *db_path = NULL;
     c.expect = "ok";
     static const struct option opts[] = {
         {"mode", required_argument, NULL, 'm'},   {"sink", required_argument, NULL, 's'},
         {"source", required_argument, NULL, 'r'}, {"expect", required_argument, NULL, 'e'},
-        {"reenumerate", no_argument, NULL, 'R'},  {NULL, 0, NULL, 0},
+        {"reenumerate", no_argument, NULL, 'R'},  {"db", required_argument, NULL, 'd'},
+        {NULL, 0, NULL, 0},
     };
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -136,6 +154,7 @@ int main(int argc, char **argv)
         case 'r': source = strtoull(optarg, NULL, 0); break;
         case 'e': c.expect = optarg; break;
         case 'R': reenumerate = 1; break;
+        case 'd': db_path = optarg; break;
         default: return 2;
         }
     }
@@ -148,7 +167,18 @@ int main(int argc, char **argv)
         return 2;
     }
     c.exit_code = 1;
+    if (db_path) {
+        snprintf(c.st.cfg.data_dir, sizeof(c.st.cfg.data_dir), "%s.d", db_path);
+        mkdir(c.st.cfg.data_dir, 0750);
+        if (db_open(db_path, &c.st.db, err, sizeof(err)) < 0) {
+            fprintf(stderr, "%s\n", err);
+            return 2;
+        }
+    }
     c.st.loop = uv_default_loop();
+    uv_signal_init(c.st.loop, &c.sigterm);
+    c.sigterm.data = &c;
+    uv_signal_start(&c.sigterm, on_sigterm, SIGTERM);
     if (rack_new(&c.st.cfg, NULL, &c.st.rack) < 0 || slot_jobs_init(&c.st) < 0 ||
         rack_add_listener(c.st.rack, on_rack, &c) < 0 || usb_loop_new(c.st.loop, &c.st.usb) < 0 ||
         tty_monitor_new(c.st.loop, on_tty_added, on_tty_removed, &c, &c.st.ttys) < 0 ||
@@ -158,6 +188,8 @@ int main(int argc, char **argv)
     sd_notify(0, "READY=1");
     uv_run(c.st.loop, UV_RUN_DEFAULT);
     rack_free(c.st.rack);
+    if (c.st.db)
+        db_close(c.st.db);
     int r = uv_loop_close(c.st.loop);
     if (r != 0) {
         fprintf(stderr, "transport_client: uv_loop_close: %s\n", uv_strerror(r));

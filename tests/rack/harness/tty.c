@@ -313,6 +313,7 @@ static void on_connected(UMockdevIoctlBase *base, UMockdevIoctlClient *client, g
         vrack_dev_ref(tty->dev);
         g_object_set_data(G_OBJECT(client), "vrack-tty", tty);
         vrack_watch_client(rack, client, on_gone);
+        tty->dev->total_opens++;
         if (tty->opens++ == 0) {
             /* Opening a tty raises DTR and RTS (tty_port_raise_dtr_rts). */
             tty->line.dtr = tty->line.rts = true;

@@ -618,6 +618,7 @@ static void on_connected(UMockdevIoctlBase *base, UMockdevIoctlClient *client, g
         vc->dev = node->dev;
         vrack_dev_ref(vc->dev);
         vc->dev->clients = g_list_prepend(vc->dev->clients, vc);
+        vc->dev->total_opens++;
         vrack_log(rack, "%s: usbfs opened", vc->dev->port);
     }
     g_object_set_data(G_OBJECT(client), "vrack-usb", vc);

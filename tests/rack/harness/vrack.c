@@ -111,6 +111,7 @@ int vrack_stats(struct vrack *rack, const char *port, GString *out, char *err, s
 {
     char buf[SIM_STATS_MAX];
     int r;
+    unsigned opens = 0;
     g_mutex_lock(&rack->lock);
     struct vrack_dev *d = g_hash_table_lookup(rack->ports, port);
     if (!d || !d->user) {
@@ -120,6 +121,7 @@ int vrack_stats(struct vrack *rack, const char *port, GString *out, char *err, s
         snprintf(err, err_len, "%s has no model", port);
         r = -ENOENT;
     } else {
+        opens = d->total_opens;
         r = sim_model_stats(d->model, buf, sizeof(buf));
         if (r < 0)
             snprintf(err, err_len, "model stats: %s", g_strerror(-r));
@@ -127,6 +129,8 @@ int vrack_stats(struct vrack *rack, const char *port, GString *out, char *err, s
     g_mutex_unlock(&rack->lock);
     if (r < 0)
         return r;
+    /* Opens of the device's nodes by any client: an ignored port must stay at 0. */
+    g_string_append_printf(out, "opens=%u ", opens);
     /* "k=v\n" lines become one line; a value cannot hold spaces in the reply. */
     bool first = true;
     for (char *line = buf; *line;) {

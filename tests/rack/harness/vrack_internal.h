@@ -132,6 +132,7 @@ struct vrack_dev {
     uint32_t detached;                   /* interfaces whose kernel driver a client disconnected */
     struct sim_line line[SIM_MAX_CHANS]; /* CDC control state per channel */
     uint64_t due_ms;                     /* model's next event, SIM_NEVER if none */
+    unsigned total_opens; /* every open() of its usbfs node or ttys, for "stats" (opens=N) */
 };
 
 struct vrack_node {
