@@ -80,8 +80,8 @@ static int set_u32(struct parse_ctx *ctx, uint32_t *dst, uint32_t min, uint32_t 
 {
     uint64_t v = 0;
     if (parse_u64(value, max, &v) < 0 || v < min)
-        return fail(ctx, "[%s] %s: '%s' is not a whole number from %u to %u", section, key,
-                    value, min, max);
+        return fail(ctx, "[%s] %s: '%s' is not a whole number from %u to %u", section, key, value,
+                    min, max);
     *dst = (uint32_t)v;
     return 1;
 }
@@ -142,7 +142,7 @@ static int parse_hex16(const char *s, size_t len, uint16_t *ret)
     unsigned v = 0;
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
-        int d = (c >= '0' && c <= '9') ? c - '0'
+        int d = (c >= '0' && c <= '9')   ? c - '0'
                 : (c >= 'a' && c <= 'f') ? c - 'a' + 10
                 : (c >= 'A' && c <= 'F') ? c - 'A' + 10
                                          : -1;
@@ -167,8 +167,8 @@ static int add_usb_id(struct parse_ctx *ctx, const char *value)
     uint16_t iface = 0;
     if (!c3 || parse_hex16(value, (size_t)(c1 - value), &id->vid) < 0 ||
         parse_hex16(c1 + 1, (size_t)(c2 - c1 - 1), &id->pid) < 0 || c3 - c2 - 1 < 1 ||
-        c3 - c2 - 1 > 2 || parse_hex16(c2 + 1, (size_t)(c3 - c2 - 1), &iface) < 0 ||
-        iface > 31 || !c3[1] || strlen(c3 + 1) >= sizeof(id->role))
+        c3 - c2 - 1 > 2 || parse_hex16(c2 + 1, (size_t)(c3 - c2 - 1), &iface) < 0 || iface > 31 ||
+        !c3[1] || strlen(c3 + 1) >= sizeof(id->role))
         return fail(ctx, "[usb] id: '%s' is not VID:PID:INTERFACE:ROLE (e.g. 2c7c:0901:3:at)",
                     value);
     id->interface_number = (int8_t)iface;
@@ -189,8 +189,10 @@ static int handler(void *user, const char *section, const char *key, const char 
     if (IS("station", "log_level")) {
         enum log_level level;
         if (log_level_from_string(value, &level) < 0)
-            return fail(ctx, "[station] log_level: '%s' is not err, warning, notice, info or "
-                             "debug", value);
+            return fail(ctx,
+                        "[station] log_level: '%s' is not err, warning, notice, info or "
+                        "debug",
+                        value);
         return set_string(ctx, cfg->log_level, sizeof(cfg->log_level), section, key, value);
     }
     if (IS("http", "listen")) {
@@ -203,8 +205,7 @@ static int handler(void *user, const char *section, const char *key, const char 
     if (IS("http", "max_connections"))
         return set_u32(ctx, &cfg->limits.http_max_connections, 1, 10000, section, key, value);
     if (IS("http", "max_body_bytes"))
-        return set_u32(ctx, &cfg->limits.http_max_body_bytes, 1024, 1u << 30, section, key,
-                       value);
+        return set_u32(ctx, &cfg->limits.http_max_body_bytes, 1024, 1u << 30, section, key, value);
     if (IS("storage", "database"))
         return set_string(ctx, cfg->db_path, sizeof(cfg->db_path), section, key, value);
     if (IS("storage", "data_dir"))
@@ -218,13 +219,11 @@ static int handler(void *user, const char *section, const char *key, const char 
     if (IS("limits", "max_jobs"))
         return set_u32(ctx, &cfg->limits.max_jobs, 1, 1024, section, key, value);
     if (IS("limits", "no_progress_timeout_ms"))
-        return set_u32(ctx, &cfg->limits.no_progress_timeout_ms, 100, 3600000, section, key,
-                       value);
+        return set_u32(ctx, &cfg->limits.no_progress_timeout_ms, 100, 3600000, section, key, value);
     if (IS("limits", "job_timeout_ms"))
         return set_u32(ctx, &cfg->limits.job_timeout_ms, 1000, 86400000, section, key, value);
     if (IS("limits", "reenumerate_timeout_ms"))
-        return set_u32(ctx, &cfg->limits.reenumerate_timeout_ms, 100, 3600000, section, key,
-                       value);
+        return set_u32(ctx, &cfg->limits.reenumerate_timeout_ms, 100, 3600000, section, key, value);
     if (IS("limits", "wire_ring_frames"))
         return set_u32(ctx, &cfg->limits.wire_ring_frames, 0, 4096, section, key, value);
     if (IS("limits", "max_job_steps")) {
@@ -243,8 +242,10 @@ static int handler(void *user, const char *section, const char *key, const char 
             return 0;
         if (strcmp(key, "port") == 0) {
             if (!valid_port_pattern(value))
-                return fail(ctx, "[%s] port: '%s' is not a USB port path like 1-1.2 (globs "
-                                 "* ? [] allowed)", section, value);
+                return fail(ctx,
+                            "[%s] port: '%s' is not a USB port path like 1-1.2 (globs "
+                            "* ? [] allowed)",
+                            section, value);
             return set_string(ctx, slot->port, sizeof(slot->port), section, key, value);
         }
         if (strcmp(key, "row") == 0)
@@ -278,8 +279,8 @@ static int validate(struct parse_ctx *ctx)
                 return fail(ctx, "[slot %s] port %s is already slot %s", s->label, s->port,
                             cfg->slots[k].label);
             if (cfg->slots[k].row == s->row && cfg->slots[k].column == s->column)
-                return fail(ctx, "[slot %s] row %d column %d is already slot %s", s->label,
-                            s->row, s->column, cfg->slots[k].label);
+                return fail(ctx, "[slot %s] row %d column %d is already slot %s", s->label, s->row,
+                            s->column, cfg->slots[k].label);
         }
     }
     return 1;

@@ -7,15 +7,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONFIG_MAX_SLOTS     256
-#define CONFIG_LABEL_MAX     32
-#define CONFIG_PATTERN_MAX   64
-#define CONFIG_USB_IDS_MAX   64
+#define CONFIG_MAX_SLOTS   256
+#define CONFIG_LABEL_MAX   32
+#define CONFIG_PATTERN_MAX 64
+#define CONFIG_USB_IDS_MAX 64
 
 struct config_slot {
-    char label[CONFIG_LABEL_MAX];     /* "A1" */
-    char port[CONFIG_PATTERN_MAX];    /* physical port path "1-1.2" or fnmatch glob "*-1.2" */
-    int row, column;                  /* 1-based position in the rack drawing */
+    char label[CONFIG_LABEL_MAX];  /* "A1" */
+    char port[CONFIG_PATTERN_MAX]; /* physical port path "1-1.2" or fnmatch glob "*-1.2" */
+    int row, column;               /* 1-based position in the rack drawing */
 };
 
 /* Extra USB ids from config, added to a driver's built-in table ("usb_id = 2c7c:0901:3:at"). */
@@ -33,14 +33,14 @@ struct config_limits {
     uint64_t max_job_steps;          /* step budget of one session */
     uint32_t http_max_connections;
     uint32_t http_max_body_bytes;
-    uint32_t wire_ring_frames;       /* frames kept per job for the failure record */
+    uint32_t wire_ring_frames; /* frames kept per job for the failure record */
 };
 
 struct config {
     char path[PATH_MAX]; /* file it was read from, "" for defaults/strings */
     char station_id[64];
     char log_level[16];
-    char http_listen[64];  /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080"; port 0 = any */
+    char http_listen[64]; /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080"; port 0 = any */
     char db_path[PATH_MAX];
     char data_dir[PATH_MAX];
     char cache_dir[PATH_MAX];

@@ -24,7 +24,7 @@ enum job_state {
 
 struct wire_frame {
     uint64_t t_ms;
-    char dir;       /* '>' host to device, '<' device to host, '!' event */
+    char dir; /* '>' host to device, '<' device to host, '!' event */
     uint32_t len;
     uint8_t bytes[WIRE_BYTES];
     char note[24];
@@ -84,8 +84,8 @@ size_t job_wire_trace(const struct job *job, char *buf, size_t len)
     for (uint32_t i = 0; i < job->ring_len && n + 1 < len; i++) {
         const struct wire_frame *f =
             &job->ring[(job->ring_head + frames - job->ring_len + i) % frames];
-        int w = snprintf(buf + n, len - n, "+%llums %c %u%s%s", (unsigned long long)f->t_ms,
-                         f->dir, f->len, f->note[0] ? " " : "", f->note);
+        int w = snprintf(buf + n, len - n, "+%llums %c %u%s%s", (unsigned long long)f->t_ms, f->dir,
+                         f->len, f->note[0] ? " " : "", f->note);
         if (w < 0 || (size_t)w >= len - n)
             break;
         n += (size_t)w;
@@ -195,14 +195,16 @@ static void step(struct job *job, enum proto_event_type type, const uint8_t *dat
 static enum fail_code fail_code_for(int status)
 {
     switch (status) {
-    case -ENODEV: return FAIL_DISCONNECTED;
-    case -ECANCELED: return FAIL_ABORTED;
-    default: return FAIL_IO;
+    case -ENODEV:
+        return FAIL_DISCONNECTED;
+    case -ECANCELED:
+        return FAIL_ABORTED;
+    default:
+        return FAIL_IO;
     }
 }
 
-static void on_io(struct transport *t, int status, const uint8_t *data, size_t len,
-                  void *userdata)
+static void on_io(struct transport *t, int status, const uint8_t *data, size_t len, void *userdata)
 {
     (void)t;
     struct job *job = userdata;
@@ -342,8 +344,8 @@ int job_start(uv_loop_t *loop, const struct job_params *params, struct transport
     }
     job->ctx.link = transport->link;
     job->started_ms = job->last_activity_ms = now_ms(job);
-    job->deadline_ms = job->started_ms + (params->job_timeout_ms ? params->job_timeout_ms
-                                                                  : UINT32_MAX);
+    job->deadline_ms =
+        job->started_ms + (params->job_timeout_ms ? params->job_timeout_ms : UINT32_MAX);
     job->ctx.now_ms = job->started_ms;
     int r = params->driver->session_new(&job->p.params, &job->ctx, &job->session);
     if (r < 0) {

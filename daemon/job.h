@@ -16,11 +16,11 @@ struct job;
 struct transport;
 
 struct job_result {
-    int ok;                 /* the session answered DONE */
-    enum fail_code code;    /* FAIL_NONE when ok */
-    char stage[32];         /* phase at the time of failure */
+    int ok;              /* the session answered DONE */
+    enum fail_code code; /* FAIL_NONE when ok */
+    char stage[32];      /* phase at the time of failure */
     char message[256];
-    uint64_t bytes_written; /* progress.done at the end */
+    uint64_t bytes_written;       /* progress.done at the end */
     uint64_t bytes_out, bytes_in; /* wire bytes over all transports */
     uint64_t duration_ms;
     uint32_t steps;

@@ -23,7 +23,7 @@ int log_level_from_string(const char *s, enum log_level *ret_level)
         const char *name;
         enum log_level level;
     } names[] = {
-        {"err", LOG_LEVEL_ERR},   {"error", LOG_LEVEL_ERR},   {"warning", LOG_LEVEL_WARNING},
+        {"err", LOG_LEVEL_ERR},       {"error", LOG_LEVEL_ERR}, {"warning", LOG_LEVEL_WARNING},
         {"notice", LOG_LEVEL_NOTICE}, {"info", LOG_LEVEL_INFO}, {"debug", LOG_LEVEL_DEBUG},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

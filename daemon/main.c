@@ -30,12 +30,11 @@ struct daemon_ctx {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: flashrackd [--config FILE] [--check-config] [--version]\n"
-            "  -c, --config FILE   station configuration (default " DEFAULT_CONFIG ")\n"
-            "      --check-config  load and validate the configuration, then exit\n"
-            "  -V, --version       print the version\n"
-            "  -h, --help          this text\n");
+    fprintf(out, "Usage: flashrackd [--config FILE] [--check-config] [--version]\n"
+                 "  -c, --config FILE   station configuration (default " DEFAULT_CONFIG ")\n"
+                 "      --check-config  load and validate the configuration, then exit\n"
+                 "  -V, --version       print the version\n"
+                 "  -h, --help          this text\n");
 }
 
 static void on_usb_hotplug(void *userdata, int arrived, const struct rack_device *dev)
@@ -162,8 +161,7 @@ static int run(struct daemon_ctx *d, const char *config_path)
     r = db_attempts_abort_running(st->db, "daemon stopped while the attempt was running",
                                   station_now_unix_ms());
     if (r > 0)
-        log_warning("database: %d attempts left running by an earlier run were marked aborted",
-                    r);
+        log_warning("database: %d attempts left running by an earlier run were marked aborted", r);
 
     uv_loop_t *loop = uv_default_loop();
     st->loop = loop;
@@ -207,8 +205,7 @@ static int run(struct daemon_ctx *d, const char *config_path)
 
     log_notice("flashrackd %s: station %s, %zu slots, http://%s", FLASHRACK_VERSION,
                st->cfg.station_id, st->cfg.slot_count, http_listen_address(st->http));
-    sd_notifyf(0, "READY=1\nSTATUS=station %s: %zu slots", st->cfg.station_id,
-               st->cfg.slot_count);
+    sd_notifyf(0, "READY=1\nSTATUS=station %s: %zu slots", st->cfg.station_id, st->cfg.slot_count);
 
     uv_run(loop, UV_RUN_DEFAULT);
     return d->exit_code;
@@ -227,11 +224,21 @@ int main(int argc, char **argv)
     int check_only = 0, c;
     while ((c = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_path = optarg; break;
-        case 'C': check_only = 1; break;
-        case 'V': printf("flashrackd %s\n", FLASHRACK_VERSION); return 0;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'C':
+            check_only = 1;
+            break;
+        case 'V':
+            printf("flashrackd %s\n", FLASHRACK_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind != argc) {

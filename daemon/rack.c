@@ -46,12 +46,18 @@ const char *slot_state_to_string(enum slot_state state)
 const char *rack_event_to_string(enum rack_event ev)
 {
     switch (ev) {
-    case RACK_EV_ATTACH: return "attach";
-    case RACK_EV_DETACH: return "detach";
-    case RACK_EV_IGNORED: return "ignored";
-    case RACK_EV_GONE: return "gone";
-    case RACK_EV_PORTS: return "ports";
-    case RACK_EV_STATE: return "state";
+    case RACK_EV_ATTACH:
+        return "attach";
+    case RACK_EV_DETACH:
+        return "detach";
+    case RACK_EV_IGNORED:
+        return "ignored";
+    case RACK_EV_GONE:
+        return "gone";
+    case RACK_EV_PORTS:
+        return "ports";
+    case RACK_EV_STATE:
+        return "state";
     }
     return "unknown";
 }
@@ -69,8 +75,7 @@ int rack_format_port_path(uint8_t bus, const uint8_t *ports, int port_count, cha
     return 0;
 }
 
-int rack_parse_interface_name(const char *sysname, char *port_path, size_t len,
-                              int *ret_interface)
+int rack_parse_interface_name(const char *sysname, char *port_path, size_t len, int *ret_interface)
 {
     /* "<bus>-<port>[.<port>]*:<config>.<interface>" */
     const char *colon = strchr(sysname, ':');
@@ -164,8 +169,7 @@ static void notify(struct rack *rack, enum rack_event ev, struct slot *slot,
 static json_t *device_detail(const struct rack_device *dev)
 {
     return json_pack("{s:s, s:s, s:s, s:i, s:i}", "manufacturer", dev->manufacturer, "product",
-                     dev->product, "serial", dev->serial, "bus", dev->bus, "address",
-                     dev->address);
+                     dev->product, "serial", dev->serial, "bus", dev->bus, "address", dev->address);
 }
 
 /* The timeline is a record: a failure to write it is logged, never silent, never fatal. */
@@ -229,8 +233,7 @@ void rack_usb_arrived(struct rack *rack, const struct rack_device *in)
         }
     }
     if (rack->device_count >= RACK_MAX_DEVICES) {
-        log_err("rack: more than %d USB devices; %s not tracked", RACK_MAX_DEVICES,
-                in->port_path);
+        log_err("rack: more than %d USB devices; %s not tracked", RACK_MAX_DEVICES, in->port_path);
         return;
     }
     struct rack_device *dev = malloc(sizeof(*dev));
@@ -260,16 +263,15 @@ void rack_usb_arrived(struct rack *rack, const struct rack_device *in)
         log_slot(LOG_LEVEL_NOTICE, NULL, dev->port_path,
                  "%04x:%04x %s on an unmapped port: ignored, not opened", dev->vid, dev->pid,
                  dev->product);
-        record(rack, RACK_EV_IGNORED, NULL, dev->port_path, dev->vid, dev->pid,
-               device_detail(dev));
+        record(rack, RACK_EV_IGNORED, NULL, dev->port_path, dev->vid, dev->pid, device_detail(dev));
         notify(rack, RACK_EV_IGNORED, NULL, dev);
         return;
     }
     dev->slot = &slot->cfg;
     slot->device = dev;
     slot->attach_count++;
-    log_slot(LOG_LEVEL_INFO, slot->cfg.label, dev->port_path, "attached %04x:%04x %s %s",
-             dev->vid, dev->pid, dev->manufacturer, dev->product);
+    log_slot(LOG_LEVEL_INFO, slot->cfg.label, dev->port_path, "attached %04x:%04x %s %s", dev->vid,
+             dev->pid, dev->manufacturer, dev->product);
     record(rack, RACK_EV_ATTACH, slot, dev->port_path, dev->vid, dev->pid, device_detail(dev));
     slot->state = SLOT_ATTACHED;
     slot->state_since_unix_ms = station_now_unix_ms();
@@ -290,8 +292,8 @@ void rack_usb_left(struct rack *rack, uint8_t bus, uint8_t address)
     rack->devices[i] = rack->devices[--rack->device_count];
     struct slot *slot = slot_for_device(rack, dev);
     if (slot) {
-        log_slot(LOG_LEVEL_INFO, slot->cfg.label, dev->port_path, "detached %04x:%04x",
-                 dev->vid, dev->pid);
+        log_slot(LOG_LEVEL_INFO, slot->cfg.label, dev->port_path, "detached %04x:%04x", dev->vid,
+                 dev->pid);
         record(rack, RACK_EV_DETACH, slot, dev->port_path, dev->vid, dev->pid, NULL);
         /* Listeners see the device one last time, then the slot is empty. */
         notify(rack, RACK_EV_DETACH, slot, dev);

@@ -13,10 +13,10 @@
 
 #include "config.h"
 
-#define RACK_PATH_MAX      32  /* "1-1.2.3.4.5.6.7" */
-#define RACK_MAX_DEVICES   512 /* USB devices tracked at once, mapped or not */
-#define RACK_MAX_TTYS      1024
-#define RACK_STRING_MAX    64
+#define RACK_PATH_MAX    32  /* "1-1.2.3.4.5.6.7" */
+#define RACK_MAX_DEVICES 512 /* USB devices tracked at once, mapped or not */
+#define RACK_MAX_TTYS    1024
+#define RACK_STRING_MAX  64
 
 struct libusb_device;
 struct db;
@@ -62,12 +62,12 @@ struct slot {
 };
 
 enum rack_event {
-    RACK_EV_ATTACH,   /* device arrived on a mapped port */
-    RACK_EV_DETACH,   /* device left a mapped port */
-    RACK_EV_IGNORED,  /* device arrived on an unmapped port (never opened) */
-    RACK_EV_GONE,     /* an ignored device left */
-    RACK_EV_PORTS,    /* a slot's tty set changed */
-    RACK_EV_STATE,    /* a slot changed state */
+    RACK_EV_ATTACH,  /* device arrived on a mapped port */
+    RACK_EV_DETACH,  /* device left a mapped port */
+    RACK_EV_IGNORED, /* device arrived on an unmapped port (never opened) */
+    RACK_EV_GONE,    /* an ignored device left */
+    RACK_EV_PORTS,   /* a slot's tty set changed */
+    RACK_EV_STATE,   /* a slot changed state */
 };
 const char *rack_event_to_string(enum rack_event ev);
 
@@ -111,7 +111,6 @@ const struct config *rack_config(const struct rack *rack);
 int rack_format_port_path(uint8_t bus, const uint8_t *ports, int port_count, char *out,
                           size_t outlen);
 /* Splits a USB interface sysname "1-1.2:1.3" into port path "1-1.2" and interface 3. */
-int rack_parse_interface_name(const char *sysname, char *port_path, size_t len,
-                              int *ret_interface);
+int rack_parse_interface_name(const char *sysname, char *port_path, size_t len, int *ret_interface);
 
 #endif

@@ -23,8 +23,8 @@ struct slot_job {
     int64_t attempt_id; /* 0: not recorded (no database, or the insert failed) */
 };
 
-int slot_job_route(const struct station *st, const struct proto *driver, uint16_t vid,
-                   uint16_t pid, int *ret_interface, uint8_t *ret_transports)
+int slot_job_route(const struct station *st, const struct proto *driver, uint16_t vid, uint16_t pid,
+                   int *ret_interface, uint8_t *ret_transports)
 {
     for (size_t i = 0; i < st->cfg.usb_id_count; i++) {
         const struct config_usb_id *id = &st->cfg.usb_ids[i];
@@ -131,8 +131,7 @@ static void save_trace(struct slot_job *sj, const struct job *job, char *ref, si
         snprintf(ref, reflen, "attempts/%s.log", sj->attempt.attempt_uuid);
 }
 
-static void record_finish(struct slot_job *sj, const struct job *job,
-                          const struct job_result *res)
+static void record_finish(struct slot_job *sj, const struct job *job, const struct job_result *res)
 {
     struct station *st = sj->st;
     if (!st->db || !sj->attempt_id)
@@ -141,7 +140,7 @@ static void record_finish(struct slot_job *sj, const struct job *job,
     a->ended_unix_ms = station_now_unix_ms();
     a->duration_ms = res->duration_ms;
     a->bytes_written = res->bytes_written;
-    a->result = res->ok ? DB_RESULT_PASS
+    a->result = res->ok                     ? DB_RESULT_PASS
                 : res->code == FAIL_ABORTED ? DB_RESULT_ABORTED
                                             : DB_RESULT_FAIL;
     if (!res->ok) {
@@ -190,9 +189,8 @@ static void try_attach(struct slot_job *sj)
         /* Not a port of this driver (say, the module rebooted into AT mode): keep waiting;
          * the job's re-enumeration timer ends the wait. */
         log_slot(LOG_LEVEL_NOTICE, sj->slot->cfg.label, sj->slot->device->port_path,
-                 "%s: %04x:%04x came back, not a %s port; still waiting",
-                 sj->p.driver->name, sj->slot->device->vid, sj->slot->device->pid,
-                 sj->p.driver->name);
+                 "%s: %04x:%04x came back, not a %s port; still waiting", sj->p.driver->name,
+                 sj->slot->device->vid, sj->slot->device->pid, sj->p.driver->name);
         return;
     }
     if (r < 0) {
@@ -277,8 +275,7 @@ int slot_job_start(struct station *st, struct slot *slot, const struct slot_job_
             sj->attempt.ended_unix_ms = station_now_unix_ms();
             db_field_set(sj->attempt.fail_stage, sizeof(sj->attempt.fail_stage), fail.stage);
             db_field_set(sj->attempt.fail_code, sizeof(sj->attempt.fail_code), "internal");
-            db_field_set(sj->attempt.fail_message, sizeof(sj->attempt.fail_message),
-                         fail.message);
+            db_field_set(sj->attempt.fail_message, sizeof(sj->attempt.fail_message), fail.message);
             db_attempt_finish(st->db, &sj->attempt);
         }
         slot->job = NULL;

@@ -1,9 +1,10 @@
 /* A job bound to a slot: records it as an attempt (a 'running' row at start, finished exactly
- * once, with the wire trace of a failure saved under data_dir/attempts/),  opens the transport for the slot's device, follows the module through
- * re-enumeration on the same physical port (it may come back with another VID:PID and over
- * another transport: USB bulk before, a tty after), and tells the job when the device leaves.
- * The driver's USB id table (plus [usb] ids from config whose role is the driver's name)
- * decides which interface and which transport a device is driven over. */
+ * once, with the wire trace of a failure saved under data_dir/attempts/),  opens the transport for
+ * the slot's device, follows the module through re-enumeration on the same physical port (it may
+ * come back with another VID:PID and over another transport: USB bulk before, a tty after), and
+ * tells the job when the device leaves. The driver's USB id table (plus [usb] ids from config whose
+ * role is the driver's name) decides which interface and which transport a device is driven over.
+ */
 #ifndef FLASHRACK_SLOT_JOB_H
 #define FLASHRACK_SLOT_JOB_H
 
@@ -42,7 +43,7 @@ size_t slot_jobs_active(struct station *st);
 
 /* How the driver reaches this device: interface and transport (PROTO_TRANSPORT_*), or
  * -ENOENT when the id is unknown to the driver and to the config. */
-int slot_job_route(const struct station *st, const struct proto *driver, uint16_t vid,
-                   uint16_t pid, int *ret_interface, uint8_t *ret_transports);
+int slot_job_route(const struct station *st, const struct proto *driver, uint16_t vid, uint16_t pid,
+                   int *ret_interface, uint8_t *ret_transports);
 
 #endif

@@ -210,8 +210,8 @@ static int serial_read(struct transport *base, size_t max, uint32_t timeout_ms, 
     return 0;
 }
 
-static int serial_set_line(struct transport *base, uint32_t baud, int dtr, int rts,
-                           transport_cb cb, void *userdata)
+static int serial_set_line(struct transport *base, uint32_t baud, int dtr, int rts, transport_cb cb,
+                           void *userdata)
 {
     struct serial_transport *t = (struct serial_transport *)base;
     int r = begin(t, OP_LINE, cb, userdata);

@@ -24,8 +24,8 @@ struct usb_transport {
     uint8_t ep_in, ep_out;
     uint16_t mps_in;
     struct libusb_transfer *xfer;
-    int in_flight;   /* xfer submitted, not yet completed */
-    uint8_t *inbuf;  /* USB_CHUNK_MAX */
+    int in_flight;             /* xfer submitted, not yet completed */
+    uint8_t *inbuf;            /* USB_CHUNK_MAX */
     size_t left_off, left_len; /* IN bytes received beyond what a read asked for */
     uint8_t ctrl[LIBUSB_CONTROL_SETUP_SIZE + 7];
     /* current operation */
@@ -92,13 +92,19 @@ static void complete(struct usb_transport *t, int status, const uint8_t *data, s
 static int map_status(enum libusb_transfer_status s)
 {
     switch (s) {
-    case LIBUSB_TRANSFER_COMPLETED: return 0;
-    case LIBUSB_TRANSFER_TIMED_OUT: return -ETIMEDOUT;
-    case LIBUSB_TRANSFER_CANCELLED: return -ECANCELED;
-    case LIBUSB_TRANSFER_STALL: return -EPIPE;
-    case LIBUSB_TRANSFER_NO_DEVICE: return -ENODEV;
+    case LIBUSB_TRANSFER_COMPLETED:
+        return 0;
+    case LIBUSB_TRANSFER_TIMED_OUT:
+        return -ETIMEDOUT;
+    case LIBUSB_TRANSFER_CANCELLED:
+        return -ECANCELED;
+    case LIBUSB_TRANSFER_STALL:
+        return -EPIPE;
+    case LIBUSB_TRANSFER_NO_DEVICE:
+        return -ENODEV;
     case LIBUSB_TRANSFER_ERROR:
-    case LIBUSB_TRANSFER_OVERFLOW: return -EIO;
+    case LIBUSB_TRANSFER_OVERFLOW:
+        return -EIO;
     }
     return -EIO;
 }
@@ -106,16 +112,26 @@ static int map_status(enum libusb_transfer_status s)
 static int map_libusb_error(int r)
 {
     switch (r) {
-    case LIBUSB_ERROR_NO_DEVICE: return -ENODEV;
-    case LIBUSB_ERROR_BUSY: return -EBUSY;
-    case LIBUSB_ERROR_ACCESS: return -EACCES;
-    case LIBUSB_ERROR_NOT_FOUND: return -ENOENT;
-    case LIBUSB_ERROR_NO_MEM: return -ENOMEM;
-    case LIBUSB_ERROR_TIMEOUT: return -ETIMEDOUT;
-    case LIBUSB_ERROR_PIPE: return -EPIPE;
-    case LIBUSB_ERROR_INVALID_PARAM: return -EINVAL;
-    case LIBUSB_ERROR_NOT_SUPPORTED: return -ENOTSUP;
-    default: return -EIO;
+    case LIBUSB_ERROR_NO_DEVICE:
+        return -ENODEV;
+    case LIBUSB_ERROR_BUSY:
+        return -EBUSY;
+    case LIBUSB_ERROR_ACCESS:
+        return -EACCES;
+    case LIBUSB_ERROR_NOT_FOUND:
+        return -ENOENT;
+    case LIBUSB_ERROR_NO_MEM:
+        return -ENOMEM;
+    case LIBUSB_ERROR_TIMEOUT:
+        return -ETIMEDOUT;
+    case LIBUSB_ERROR_PIPE:
+        return -EPIPE;
+    case LIBUSB_ERROR_INVALID_PARAM:
+        return -EINVAL;
+    case LIBUSB_ERROR_NOT_SUPPORTED:
+        return -ENOTSUP;
+    default:
+        return -EIO;
     }
 }
 
@@ -146,8 +162,9 @@ static int submit_write_chunk(struct usb_transport *t)
     if (n > USB_CHUNK_MAX)
         n = USB_CHUNK_MAX;
     /* libusb's buffer is not const, but an OUT transfer only reads it. */
-    libusb_fill_bulk_transfer(t->xfer, t->handle, t->ep_out, (uint8_t *)(uintptr_t)(t->wdata + t->woff),
-                              (int)n, on_transfer, t, 0);
+    libusb_fill_bulk_transfer(t->xfer, t->handle, t->ep_out,
+                              (uint8_t *)(uintptr_t)(t->wdata + t->woff), (int)n, on_transfer, t,
+                              0);
     return submit(t);
 }
 

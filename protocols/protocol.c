@@ -100,12 +100,18 @@ void proto_req_fail(struct proto_request *out, enum fail_code code, const char *
 const char *proto_event_type_to_string(enum proto_event_type type)
 {
     switch (type) {
-    case PROTO_EV_START: return "start";
-    case PROTO_EV_RX: return "rx";
-    case PROTO_EV_TX_DONE: return "tx_done";
-    case PROTO_EV_TIMEOUT: return "timeout";
-    case PROTO_EV_WAKE: return "wake";
-    case PROTO_EV_ATTACHED: return "attached";
+    case PROTO_EV_START:
+        return "start";
+    case PROTO_EV_RX:
+        return "rx";
+    case PROTO_EV_TX_DONE:
+        return "tx_done";
+    case PROTO_EV_TIMEOUT:
+        return "timeout";
+    case PROTO_EV_WAKE:
+        return "wake";
+    case PROTO_EV_ATTACHED:
+        return "attached";
     }
     return "unknown";
 }
@@ -113,13 +119,20 @@ const char *proto_event_type_to_string(enum proto_event_type type)
 const char *proto_request_type_to_string(enum proto_request_type type)
 {
     switch (type) {
-    case PROTO_REQ_WRITE: return "write";
-    case PROTO_REQ_READ: return "read";
-    case PROTO_REQ_WAIT: return "wait";
-    case PROTO_REQ_SET_LINE: return "set_line";
-    case PROTO_REQ_REENUMERATE: return "reenumerate";
-    case PROTO_REQ_DONE: return "done";
-    case PROTO_REQ_FAIL: return "fail";
+    case PROTO_REQ_WRITE:
+        return "write";
+    case PROTO_REQ_READ:
+        return "read";
+    case PROTO_REQ_WAIT:
+        return "wait";
+    case PROTO_REQ_SET_LINE:
+        return "set_line";
+    case PROTO_REQ_REENUMERATE:
+        return "reenumerate";
+    case PROTO_REQ_DONE:
+        return "done";
+    case PROTO_REQ_FAIL:
+        return "fail";
     }
     return "unknown";
 }

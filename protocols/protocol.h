@@ -120,16 +120,16 @@ struct proto_ctx {
 
 /* Input a session gets besides the wire: the parsed package and its options. */
 struct proto_params {
-    const void *package;     /* the driver's own parsed package (from parse) */
-    const uint8_t *image;    /* whole package file, read-only (mmap), may be NULL */
+    const void *package;  /* the driver's own parsed package (from parse) */
+    const uint8_t *image; /* whole package file, read-only (mmap), may be NULL */
     size_t image_len;
-    const char *options;     /* driver options "key=value;key=value" from config, may be NULL */
+    const char *options; /* driver options "key=value;key=value" from config, may be NULL */
 };
 
 struct proto {
-    const char *name;             /* "unisoc", "asr", ... */
+    const char *name; /* "unisoc", "asr", ... */
     const char *description;
-    uint8_t transports;           /* PROTO_TRANSPORT_* bits */
+    uint8_t transports; /* PROTO_TRANSPORT_* bits */
     const struct proto_usb_id *usb_ids;
     size_t usb_id_count;
 

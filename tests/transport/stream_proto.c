@@ -197,8 +197,8 @@ static void step(void *v, const struct proto_event *in, struct proto_request *ou
     case P_SINK_REPLY: {
         if (in->type != PROTO_EV_RX)
             break;
-        size_t n = in->len < sizeof(s->reply) - s->reply_len ? in->len
-                                                              : sizeof(s->reply) - s->reply_len;
+        size_t n =
+            in->len < sizeof(s->reply) - s->reply_len ? in->len : sizeof(s->reply) - s->reply_len;
         memcpy(s->reply + s->reply_len, in->data, n);
         s->reply_len += n;
         if (s->reply_len < sizeof(s->reply)) {

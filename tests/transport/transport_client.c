@@ -141,21 +141,36 @@ int main(int argc, char **argv)
     const char *db_path = NULL;
     c.expect = "ok";
     static const struct option opts[] = {
-        {"mode", required_argument, NULL, 'm'},   {"sink", required_argument, NULL, 's'},
-        {"source", required_argument, NULL, 'r'}, {"expect", required_argument, NULL, 'e'},
-        {"reenumerate", no_argument, NULL, 'R'},  {"db", required_argument, NULL, 'd'},
+        {"mode", required_argument, NULL, 'm'},
+        {"sink", required_argument, NULL, 's'},
+        {"source", required_argument, NULL, 'r'},
+        {"expect", required_argument, NULL, 'e'},
+        {"reenumerate", no_argument, NULL, 'R'},
+        {"db", required_argument, NULL, 'd'},
         {NULL, 0, NULL, 0},
     };
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 'm': break; /* the device decides: bulk for loopback-usb, tty for loopback-tty */
-        case 's': sink = strtoull(optarg, NULL, 0); break;
-        case 'r': source = strtoull(optarg, NULL, 0); break;
-        case 'e': c.expect = optarg; break;
-        case 'R': reenumerate = 1; break;
-        case 'd': db_path = optarg; break;
-        default: return 2;
+        case 'm':
+            break; /* the device decides: bulk for loopback-usb, tty for loopback-tty */
+        case 's':
+            sink = strtoull(optarg, NULL, 0);
+            break;
+        case 'r':
+            source = strtoull(optarg, NULL, 0);
+            break;
+        case 'e':
+            c.expect = optarg;
+            break;
+        case 'R':
+            reenumerate = 1;
+            break;
+        case 'd':
+            db_path = optarg;
+            break;
+        default:
+            return 2;
         }
     }
     snprintf(c.options, sizeof(c.options),

@@ -12,31 +12,30 @@
 
 #include "config.h"
 
-static const char *good =
-    "[station]\n"
-    "id = line1-st03\n"
-    "log_level = debug\n"
-    "[http]\n"
-    "listen = [::1]:9090\n"
-    "[storage]\n"
-    "database = /tmp/x.db\n"
-    "[rack]\n"
-    "rows = 2\n"
-    "columns = 2\n"
-    "[slot A1]\n"
-    "port = 1-1.1\n"
-    "row = 1\n"
-    "column = 1\n"
-    "[slot A2]\n"
-    "port = *-1.2\n"
-    "[slot B1]\n"
-    "port = 1-1.[34]\n"
-    "row = 2\n"
-    "column = 1\n"
-    "[usb]\n"
-    "id = 2c7c:0901:3:at\n"
-    "[limits]\n"
-    "no_progress_timeout_ms = 5000\n";
+static const char *good = "[station]\n"
+                          "id = line1-st03\n"
+                          "log_level = debug\n"
+                          "[http]\n"
+                          "listen = [::1]:9090\n"
+                          "[storage]\n"
+                          "database = /tmp/x.db\n"
+                          "[rack]\n"
+                          "rows = 2\n"
+                          "columns = 2\n"
+                          "[slot A1]\n"
+                          "port = 1-1.1\n"
+                          "row = 1\n"
+                          "column = 1\n"
+                          "[slot A2]\n"
+                          "port = *-1.2\n"
+                          "[slot B1]\n"
+                          "port = 1-1.[34]\n"
+                          "row = 2\n"
+                          "column = 1\n"
+                          "[usb]\n"
+                          "id = 2c7c:0901:3:at\n"
+                          "[limits]\n"
+                          "no_progress_timeout_ms = 5000\n";
 
 static void test_good_config(void **state)
 {
@@ -76,8 +75,10 @@ static void expect_error(const char *text, const char *needle)
 static void test_rejections(void **state)
 {
     (void)state;
-    expect_error("[station]\nid = x\nbogus = 1\n", "<config>:3: unknown key 'bogus' in section [station]");
-    expect_error("[slot A1]\nport = 1-1.1\n[slot A2]\nport = 1-1.1\n", "port 1-1.1 is already slot A1");
+    expect_error("[station]\nid = x\nbogus = 1\n",
+                 "<config>:3: unknown key 'bogus' in section [station]");
+    expect_error("[slot A1]\nport = 1-1.1\n[slot A2]\nport = 1-1.1\n",
+                 "port 1-1.1 is already slot A1");
     expect_error("[slot A1]\nport = usb1\n", "is not a USB port path");
     expect_error("[slot A1]\nrow = 1\n", "[slot A1] has no port");
     expect_error("[slot A1]\nport = 1-1\nrow = 1\n", "gives only one of row and column");
@@ -152,10 +153,8 @@ static void test_shipped_configs_load(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good_config),
-        cmocka_unit_test(test_rejections),
-        cmocka_unit_test(test_file_errors),
-        cmocka_unit_test(test_split_listen),
+        cmocka_unit_test(test_good_config),          cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_file_errors),          cmocka_unit_test(test_split_listen),
         cmocka_unit_test(test_shipped_configs_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,8 +27,9 @@ struct fake_transport {
     int status;
     uint8_t buf[256];
     size_t len, pending;
-    int closed_count;
     int *closed_flag;
+    void (*closed)(void *);
+    void *closed_ud;
 };
 
 static void fake_fire(uv_timer_t *t)
@@ -97,17 +98,11 @@ static void fake_cancel(struct transport *t)
     }
 }
 
-struct close_req {
-    void (*closed)(void *);
-    void *ud;
-};
-
 static void fake_closed(uv_handle_t *h)
 {
     struct fake_transport *f = h->data;
-    struct close_req *cr = (struct close_req *)f->buf; /* stashed there by fake_close */
-    void (*closed)(void *) = cr->closed;
-    void *ud = cr->ud;
+    void (*closed)(void *) = f->closed;
+    void *ud = f->closed_ud;
     if (f->closed_flag)
         (*f->closed_flag)++;
     free(f);
@@ -119,8 +114,8 @@ static void fake_close(struct transport *t, void (*closed)(void *), void *ud)
 {
     struct fake_transport *f = (struct fake_transport *)t;
     f->cb = NULL;
-    struct close_req cr = {closed, ud};
-    memcpy(f->buf, &cr, sizeof(cr));
+    f->closed = closed;
+    f->closed_ud = ud;
     uv_close((uv_handle_t *)&f->timer, fake_closed);
 }
 

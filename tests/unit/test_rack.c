@@ -77,8 +77,8 @@ static void test_path_helpers(void **state)
     assert_int_equal(iface, 3);
     assert_int_equal(rack_parse_interface_name("12-4:1.10", path, sizeof(path), &iface), 0);
     assert_int_equal(iface, 10);
-    const char *bad[] = {"usb1", "1-1.2", "1-1.2:1.", "1-1.2:.3", ":1.0", "1-a:1.0", "-1:1.0",
-                         "1-1:1.3x", "1.1-2:1.0"};
+    const char *bad[] = {"usb1",    "1-1.2",  "1-1.2:1.", "1-1.2:.3", ":1.0",
+                         "1-a:1.0", "-1:1.0", "1-1:1.3x", "1.1-2:1.0"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         if (rack_parse_interface_name(bad[i], path, sizeof(path), &iface) == 0)
             fail_msg("'%s' accepted", bad[i]);
