@@ -27,7 +27,7 @@ struct wire_frame {
     char dir; /* '>' host to device, '<' device to host, '!' event */
     uint32_t len;
     uint8_t bytes[WIRE_BYTES];
-    char note[24];
+    char note[32];
 };
 
 struct job {
@@ -167,6 +167,7 @@ static void finish(struct job *job, int ok, enum fail_code code, const char *fmt
 }
 
 static void execute(struct job *job);
+static void enter_reenumeration(struct job *job, uint32_t timeout_ms, const char *why);
 
 /* Feeds one event to the session and executes the request it answers with. */
 static void step(struct job *job, enum proto_event_type type, const uint8_t *data, size_t len)
@@ -214,6 +215,10 @@ static void on_io(struct transport *t, int status, const uint8_t *data, size_t l
     if (status == -ETIMEDOUT) {
         ring_add(job, '!', NULL, len, "timeout");
         step(job, PROTO_EV_TIMEOUT, NULL, 0);
+        return;
+    }
+    if (status == -ENODEV && job->ctx.expect_leave_ms) {
+        enter_reenumeration(job, job->ctx.expect_leave_ms, "device left as announced");
         return;
     }
     if (status < 0) {
@@ -287,21 +292,9 @@ static void execute(struct job *job)
         uv_update_time(job->loop);
         uv_timer_start(&job->wait_timer, on_wait_timer, req->timeout_ms, 0);
         return;
-    case PROTO_REQ_REENUMERATE: {
-        uint32_t t = req->timeout_ms;
-        if (!t || t > job->p.reenumerate_max_ms)
-            t = job->p.reenumerate_max_ms;
-        req->timeout_ms = t;
-        ring_add(job, '!', NULL, 0, "reenumerate");
-        job->state = JOB_REENUM;
-        close_transport(job);
-        uv_update_time(job->loop);
-        uv_timer_start(&job->wait_timer, on_wait_timer, t, 0);
-        log_slot(LOG_LEVEL_INFO, job->slot_label, job->port_path,
-                 "%s: waiting up to %u ms for the device to come back", job->p.driver->name, t);
-        job->p.hooks->wait_device(job->p.owner, job, t);
+    case PROTO_REQ_REENUMERATE:
+        enter_reenumeration(job, req->timeout_ms, "reenumerate");
         return;
-    }
     case PROTO_REQ_DONE:
         finish(job, 1, FAIL_NONE, "ok");
         return;
@@ -315,6 +308,26 @@ static void execute(struct job *job)
     if (r < 0)
         finish(job, 0, fail_code_for(r), "cannot start %s: %s",
                proto_request_type_to_string(req->type), strerror(-r));
+}
+
+/* Closes the transport and waits for the device to come back on the same port: asked by the
+ * session (REENUMERATE), or the device left while the session said it might. */
+static void enter_reenumeration(struct job *job, uint32_t timeout_ms, const char *why)
+{
+    uint32_t t = timeout_ms;
+    if (!t || t > job->p.reenumerate_max_ms)
+        t = job->p.reenumerate_max_ms;
+    job->req.type = PROTO_REQ_REENUMERATE;
+    job->req.timeout_ms = t;
+    ring_add(job, '!', NULL, 0, why);
+    job->state = JOB_REENUM;
+    close_transport(job);
+    uv_update_time(job->loop);
+    uv_timer_start(&job->wait_timer, on_wait_timer, t, 0);
+    log_slot(LOG_LEVEL_INFO, job->slot_label, job->port_path,
+             "%s: %s; waiting up to %u ms for the device to come back", job->p.driver->name, why,
+             t);
+    job->p.hooks->wait_device(job->p.owner, job, t);
 }
 
 int job_start(uv_loop_t *loop, const struct job_params *params, struct transport *transport,
@@ -379,6 +392,7 @@ void job_attach(struct job *job, struct transport *transport)
     uv_timer_stop(&job->wait_timer);
     job->transport = transport;
     job->ctx.link = transport->link;
+    job->ctx.expect_leave_ms = 0;
     job->result.reenumerations++;
     job->last_activity_ms = now_ms(job);
     job->state = JOB_IO;
@@ -392,6 +406,10 @@ void job_device_left(struct job *job)
 {
     if (job->state == JOB_REENUM || job->state == JOB_CLOSING || job->state == JOB_FINISHED)
         return;
+    if (job->ctx.expect_leave_ms) {
+        enter_reenumeration(job, job->ctx.expect_leave_ms, "device left as announced");
+        return;
+    }
     finish(job, 0, FAIL_DISCONNECTED, "device left port %s during %s", job->port_path,
            job->ctx.progress.phase ? job->ctx.progress.phase : "start");
 }

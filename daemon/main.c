@@ -25,6 +25,7 @@ struct daemon_ctx {
     uv_signal_t sig_int, sig_term, sig_hup;
     uv_timer_t watchdog;
     int watchdog_on;
+    int signals_on;
     int exit_code;
 };
 
@@ -81,11 +82,15 @@ static void close_sources(struct station *st)
         usb_loop_close(st->usb, NULL, NULL);
     st->usb = NULL;
     st->jobs_drained = NULL;
-    uv_close((uv_handle_t *)&d->sig_int, on_handle_closed);
-    uv_close((uv_handle_t *)&d->sig_term, on_handle_closed);
-    uv_close((uv_handle_t *)&d->sig_hup, on_handle_closed);
+    if (d->signals_on) {
+        uv_close((uv_handle_t *)&d->sig_int, on_handle_closed);
+        uv_close((uv_handle_t *)&d->sig_term, on_handle_closed);
+        uv_close((uv_handle_t *)&d->sig_hup, on_handle_closed);
+        d->signals_on = 0;
+    }
     if (d->watchdog_on)
         uv_close((uv_handle_t *)&d->watchdog, on_handle_closed);
+    d->watchdog_on = 0;
 }
 
 static void begin_shutdown(struct daemon_ctx *d, const char *why)
@@ -195,6 +200,7 @@ static int run(struct daemon_ctx *d, const char *config_path)
     uv_signal_start(&d->sig_int, on_signal, SIGINT);
     uv_signal_start(&d->sig_term, on_signal, SIGTERM);
     uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
+    d->signals_on = 1;
 
     uint64_t wd_usec = 0;
     if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {

@@ -116,6 +116,11 @@ struct proto_ctx {
     struct device_ident ident;      /* written by the session */
     struct proto_link link;         /* written by the job before START and ATTACHED */
     uint64_t now_ms;                /* monotonic (or virtual) time of this step */
+    /* Written by the session before a command after which the device may drop off the bus
+     * at any moment (AT+QDOWNLOAD=1, a reset): if it leaves while this is nonzero, the job
+     * treats it as a re-enumeration (waits up to this many ms, then ATTACHED) instead of a
+     * "disconnected" failure. The job clears it on ATTACHED. */
+    uint32_t expect_leave_ms;
 };
 
 /* Input a session gets besides the wire: the parsed package and its options. */

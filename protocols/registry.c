@@ -1,11 +1,15 @@
 /* The explicit list of protocol drivers. A driver is added here by name; nothing registers
  * itself at load time, so the set a binary speaks is visible in one place. */
+#include "at/at.h"
 #include "protocol.h"
+#include "unisoc/unisoc.h"
 
 #include <string.h>
 
 /* Platform drivers are appended here as they land (unisoc, asr, eigencomm, qualcomm, ...). */
 static const struct proto *const drivers[] = {
+    &unisoc_proto,
+    &at_proto,
     NULL, /* keeps the array non-empty; never returned */
 };
 

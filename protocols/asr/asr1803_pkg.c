@@ -338,7 +338,7 @@ void asr1803_fbf_free(struct asr1803_fbf *fbf)
 }
 
 int asr1803_pkg_hook_parse(const uint8_t *data, size_t len, void **ret_package, char *err,
-                          size_t errlen)
+                           size_t errlen)
 {
     return pkg_proto_parse(PKG_PLATFORM_ASR1803, data, len, ret_package, err, errlen);
 }

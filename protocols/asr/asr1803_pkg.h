@@ -64,7 +64,7 @@ void asr1803_fbf_free(struct asr1803_fbf *fbf);
 /* struct proto parse hook: any package form -> struct pkg (package/pkg.h) of this platform;
  * free with asr1803_pkg_hook_free. */
 int asr1803_pkg_hook_parse(const uint8_t *data, size_t len, void **ret_package, char *err,
-                          size_t errlen);
+                           size_t errlen);
 void asr1803_pkg_hook_free(void *package);
 
 #endif

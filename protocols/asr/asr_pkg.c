@@ -315,7 +315,7 @@ void asr_pkg_free(struct asr_pkg *pkg)
 }
 
 int asr_pkg_hook_parse(const uint8_t *data, size_t len, void **ret_package, char *err,
-                          size_t errlen)
+                       size_t errlen)
 {
     return pkg_proto_parse(PKG_PLATFORM_ASR, data, len, ret_package, err, errlen);
 }

@@ -85,7 +85,7 @@ void asr_pkg_free(struct asr_pkg *pkg);
 /* struct proto parse hook: any package form -> struct pkg (package/pkg.h) of this platform;
  * free with asr_pkg_hook_free. */
 int asr_pkg_hook_parse(const uint8_t *data, size_t len, void **ret_package, char *err,
-                          size_t errlen);
+                       size_t errlen);
 void asr_pkg_hook_free(void *package);
 
 #endif

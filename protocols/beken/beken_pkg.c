@@ -144,7 +144,7 @@ void beken_image_free(struct beken_image *img)
 }
 
 int beken_pkg_hook_parse(const uint8_t *data, size_t len, void **ret_package, char *err,
-                          size_t errlen)
+                         size_t errlen)
 {
     return pkg_proto_parse(PKG_PLATFORM_BEKEN, data, len, ret_package, err, errlen);
 }

@@ -40,7 +40,7 @@ void beken_image_free(struct beken_image *img);
 /* struct proto parse hook: any package form -> struct pkg (package/pkg.h) of this platform;
  * free with beken_pkg_hook_free. */
 int beken_pkg_hook_parse(const uint8_t *data, size_t len, void **ret_package, char *err,
-                          size_t errlen);
+                         size_t errlen);
 void beken_pkg_hook_free(void *package);
 
 #endif

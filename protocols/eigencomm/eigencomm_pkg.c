@@ -201,7 +201,7 @@ void eigencomm_binpkg_free(struct eigencomm_binpkg *pkg)
 }
 
 int eigencomm_pkg_hook_parse(const uint8_t *data, size_t len, void **ret_package, char *err,
-                          size_t errlen)
+                             size_t errlen)
 {
     return pkg_proto_parse(PKG_PLATFORM_EIGENCOMM, data, len, ret_package, err, errlen);
 }

@@ -51,7 +51,7 @@ const char *eigencomm_family(const char *product);
 /* struct proto parse hook: any package form -> struct pkg (package/pkg.h) of this platform;
  * free with eigencomm_pkg_hook_free. */
 int eigencomm_pkg_hook_parse(const uint8_t *data, size_t len, void **ret_package, char *err,
-                          size_t errlen);
+                             size_t errlen);
 void eigencomm_pkg_hook_free(void *package);
 
 #endif

@@ -106,7 +106,7 @@ void eswin_image_free(struct eswin_image *img)
 }
 
 int eswin_pkg_hook_parse(const uint8_t *data, size_t len, void **ret_package, char *err,
-                          size_t errlen)
+                         size_t errlen)
 {
     return pkg_proto_parse(PKG_PLATFORM_ESWIN, data, len, ret_package, err, errlen);
 }

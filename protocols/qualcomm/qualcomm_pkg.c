@@ -273,7 +273,7 @@ void qualcomm_pkg_free(struct qualcomm_pkg *pkg)
 }
 
 int qualcomm_pkg_hook_parse(const uint8_t *data, size_t len, void **ret_package, char *err,
-                          size_t errlen)
+                            size_t errlen)
 {
     return pkg_proto_parse(PKG_PLATFORM_QUALCOMM, data, len, ret_package, err, errlen);
 }

@@ -55,7 +55,7 @@ void qualcomm_pkg_free(struct qualcomm_pkg *pkg);
 /* struct proto parse hook: any package form -> struct pkg (package/pkg.h) of this platform;
  * free with qualcomm_pkg_hook_free. */
 int qualcomm_pkg_hook_parse(const uint8_t *data, size_t len, void **ret_package, char *err,
-                          size_t errlen);
+                            size_t errlen);
 void qualcomm_pkg_hook_free(void *package);
 
 #endif

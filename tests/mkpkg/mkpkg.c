@@ -289,8 +289,9 @@ static void other_layouts(const char *out)
         struct buf asr = make_asr_flashable_zip(1600);
         write_file(out, "direct/QPY_OCPU_BETA0002_EC800K_CNLC_FW.bin", asr.p, asr.len);
         buf_free(&asr);
-        expect("direct/QPY_OCPU_BETA0002_EC800K_CNLC_FW.bin", "QPY_OCPU_BETA0002_EC800K_CNLC_FW.bin",
-               "asr", "EC800K", "CNLC", "BETA0002", "asr-official");
+        expect("direct/QPY_OCPU_BETA0002_EC800K_CNLC_FW.bin",
+               "QPY_OCPU_BETA0002_EC800K_CNLC_FW.bin", "asr", "EC800K", "CNLC", "BETA0002",
+               "asr-official");
         struct zip in = {0};
         zip_add_text(&in, "platform_config.json", "{\"platform\": \"unisoc\"}\n");
         zip_add_buf(&in, "QPY_OCPU_BETA0001_EC600U_CNLC_FW.pac",
@@ -299,8 +300,9 @@ static void other_layouts(const char *out)
         zip_free(&in);
         write_file(out, "direct/QPY_OCPU_BETA0001_EC600U_CNLC_FW.bin", b1.p, b1.len);
         buf_free(&b1);
-        expect("direct/QPY_OCPU_BETA0001_EC600U_CNLC_FW.bin", "QPY_OCPU_BETA0001_EC600U_CNLC_FW.bin",
-               "unisoc", "EC600U", "CNLC", "BETA0001", "unisoc-official-new");
+        expect("direct/QPY_OCPU_BETA0001_EC600U_CNLC_FW.bin",
+               "QPY_OCPU_BETA0001_EC600U_CNLC_FW.bin", "unisoc", "EC600U", "CNLC", "BETA0001",
+               "unisoc-official-new");
         zip_add_text(&in, "platform_config.json", "{\"platform\": \"EIGEN\"}\n");
         add_eigencomm_folder(&in, "QPY_OCPU_V0003_EC800E_CNLC_FW", 1, 1620);
         struct buf b2 = zip_build(&in, 0);

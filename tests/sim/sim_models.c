@@ -10,12 +10,16 @@
 #include <string.h>
 
 extern const struct sim_model_ops sim_stream_ops;
+extern const struct sim_model_ops sim_unisoc_ops;
+extern const struct sim_model_ops sim_at_module_ops;
 static const struct sim_model_ops sim_silent_ops;
 
 /* Add new models here; names are what rack profiles and "model=" options refer to. */
 static const struct sim_model_ops *const registry[] = {
     &sim_stream_ops,
     &sim_silent_ops,
+    &sim_unisoc_ops,
+    &sim_at_module_ops,
 };
 
 const struct sim_model_ops *sim_model_find(const char *name)

@@ -148,6 +148,7 @@ enum script {
     S_SPIN_WAITS,   /* WAIT(0) forever */
     S_REENUM,       /* set line, reenumerate, expect ATTACHED on pid 2, write, done */
     S_LONG_READ,    /* one read with a 60 s timeout (abort/unplug tests) */
+    S_LEAVE,        /* announce the device may leave, read; on ATTACHED done */
 };
 
 struct session {
@@ -224,6 +225,18 @@ static void s_step(void *sv, const struct proto_event *in, struct proto_request 
             proto_req_done(out);
         } else {
             proto_req_fail(out, FAIL_PROTOCOL, "unexpected");
+        }
+        return;
+    case S_LEAVE:
+        s->ctx->progress.phase = "switching";
+        if (in->type == PROTO_EV_START) {
+            s->ctx->expect_leave_ms = 300;
+            proto_req_read(out, 8, 60000);
+        } else if (in->type == PROTO_EV_ATTACHED && s->ctx->expect_leave_ms == 0) {
+            proto_req_done(out);
+        } else {
+            proto_req_fail(out, FAIL_PROTOCOL, "unexpected %s",
+                           proto_event_type_to_string(in->type));
         }
         return;
     case S_LONG_READ:
@@ -311,7 +324,7 @@ static void run_job(struct run *r, enum script script, enum fake_mode mode, uint
     assert_int_equal(uv_loop_init(&r->loop), 0);
     uv_timer_init(&r->loop, &r->action);
     r->action.data = r;
-    if (script == S_REENUM)
+    if (script == S_REENUM || script == S_LEAVE)
         r->attach_pid = action_kind == -1 ? 0 : 2;
     struct job_params p = {
         .driver = &test_driver,
@@ -447,6 +460,24 @@ static void test_reenumerate_timeout(void **state)
     assert_non_null(strstr(r.result.message, "did not come back on port 1-1.1 within 200 ms"));
 }
 
+/* The session said the device may leave (AT+QDOWNLOAD=1): an unplug during its read is the
+ * start of a re-enumeration, not a failure; without the device coming back it times out. */
+static void test_announced_leave(void **state)
+{
+    (void)state;
+    struct run r;
+    run_job(&r, S_LEAVE, FAKE_UNPLUG_ON_READ, 5000, 0, 0, 0);
+    assert_true(r.result.ok);
+    assert_int_equal(r.wait_device_calls, 1);
+    assert_int_equal(r.wait_timeout, 300);
+    assert_int_equal(r.result.reenumerations, 1);
+    assert_non_null(strstr(r.trace, "device left as announced"));
+
+    run_job(&r, S_LEAVE, FAKE_UNPLUG_ON_READ, 5000, 0, -1, 0);
+    assert_int_equal(r.result.code, FAIL_TIMEOUT);
+    assert_string_equal(r.result.stage, "switching");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -460,6 +491,7 @@ int main(void)
         cmocka_unit_test(test_rack_says_device_left),
         cmocka_unit_test(test_reenumerate),
         cmocka_unit_test(test_reenumerate_timeout),
+        cmocka_unit_test(test_announced_leave),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

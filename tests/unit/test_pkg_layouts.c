@@ -241,18 +241,16 @@ static void test_proto_hooks(void **state)
     (void)state;
     char err[512];
     struct pkg_source *src;
-    struct pkg *p = open_path("unisoc-official-new/QPY_OCPU_BETA0001_EC600U_CNLC_FW.zip", &src,
-                              err, sizeof(err));
+    struct pkg *p = open_path("unisoc-official-new/QPY_OCPU_BETA0001_EC600U_CNLC_FW.zip", &src, err,
+                              sizeof(err));
     assert_non_null(p);
     void *pkg = NULL;
     /* The whole download zip and the flashable .bin both work for the Unisoc driver. */
-    assert_int_equal(unisoc_pkg_hook_parse(src->files[0].data, src->files[0].len, &pkg, err,
-                                           sizeof(err)),
-                     0);
+    assert_int_equal(
+        unisoc_pkg_hook_parse(src->files[0].data, src->files[0].len, &pkg, err, sizeof(err)), 0);
     assert_int_equal(((struct pkg *)pkg)->parsed_kind, PKG_PARSED_PAC);
     unisoc_pkg_hook_free(pkg);
-    assert_int_equal(unisoc_pkg_hook_parse(p->flash_data, p->flash_len, &pkg, err, sizeof(err)),
-                     0);
+    assert_int_equal(unisoc_pkg_hook_parse(p->flash_data, p->flash_len, &pkg, err, sizeof(err)), 0);
     unisoc_pkg_hook_free(pkg);
     assert_true(eswin_pkg_hook_parse(p->flash_data, p->flash_len, &pkg, err, sizeof(err)) < 0);
     assert_non_null(strstr(err, "holds unisoc firmware, not eswin"));
@@ -263,10 +261,8 @@ static void test_proto_hooks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_manifest),
-        cmocka_unit_test(test_images),
-        cmocka_unit_test(test_warnings),
-        cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_manifest),    cmocka_unit_test(test_images),
+        cmocka_unit_test(test_warnings),    cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_proto_hooks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -82,7 +82,7 @@ static const struct vrack_profile profiles[] =
             .speed = 480,
             .manufacturer = "Quectel",
             .product = "EC600N-CN",
-            .model = "silent",
+            .model = "at_module", /* defaults: EC600N CNLA, AT on chan 1, QDOWNLOAD -> asr-dl */
             .n_ifs = 5,
             .ifs =
                 {
@@ -129,6 +129,57 @@ static const struct vrack_profile profiles[] =
                 },
         },
         {
+            /* Unisoc EC200U in normal mode, from a public usb/devices dump (forums.quectel.com
+             * "Help getting started with EC200U"): interfaces 0/1 cdc_ether, 2 and 3 option.
+             * The real device has 9 interfaces; only the first four are modelled. AT on 2 is
+             * inferred from its interrupt endpoint (unverified). */
+            .name = "quectel-unisoc-at",
+            .summary = "2c7c:0901 Unisoc EC200U normal mode, ttyUSB on interfaces 2 (AT), 3",
+            .vid = 0x2c7c,
+            .pid = 0x0901,
+            .bcd_device = 0x0318,
+            .speed = 480,
+            .manufacturer = "Android",
+            .product = "Android",
+            .model = "at_module",
+            .model_opts = "series=EC200U,submodel=CNAA",
+            .n_ifs = 4,
+            .ifs =
+                {
+                    {.cls = 0x02,
+                     .subcls = 0x06,
+                     .n_eps = 1,
+                     .eps = {{0x81, INTR, 16, 9}},
+                     .driver = "cdc_ether",
+                     .chan = -1,
+                     .cdc_data_if = 1,
+                     .label = "ecm-comm"},
+                    {.cls = 0x0a,
+                     .n_eps = 2,
+                     .eps = {{0x82, BULK, 512, 0}, {0x01, BULK, 512, 0}},
+                     .driver = "cdc_ether",
+                     .chan = -1,
+                     .cdc_data_if = NO_CDC,
+                     .label = "ecm-data"},
+                    {.cls = 0xff,
+                     .n_eps = 3,
+                     .eps = {{0x84, BULK, 512, 0}, {0x02, BULK, 512, 0}, {0x83, INTR, 512, 16}},
+                     .tty = VRACK_TTY_USB,
+                     .driver = "option",
+                     .chan = 1,
+                     .cdc_data_if = NO_CDC,
+                     .label = "AT"},
+                    {.cls = 0xff,
+                     .n_eps = 2,
+                     .eps = {{0x85, BULK, 512, 0}, {0x03, BULK, 512, 0}},
+                     .tty = VRACK_TTY_USB,
+                     .driver = "option",
+                     .chan = 0,
+                     .cdc_data_if = NO_CDC,
+                     .label = "DIAG"},
+                },
+        },
+        {
             /* UIS8910 download port: Linux-gadget CDC-ACM ids, data on interface 1. */
             .name = "unisoc-dl",
             .summary = "0525:a4a7 Unisoc download port, CDC-ACM ttyACM, data if 1 bulk 0x02/0x81",
@@ -139,7 +190,8 @@ static const struct vrack_profile profiles[] =
             .speed = 480,
             .manufacturer = "UNISOC",
             .product = "SPRD U2S Diag",
-            .model = "silent",
+            .model = "unisoc",
+            .model_opts = "chip=8910,reset_replug=quectel-unisoc-at",
             .n_ifs = 2,
             .ifs =
                 {
@@ -160,6 +212,30 @@ static const struct vrack_profile profiles[] =
                      .chan = 0,
                      .cdc_data_if = NO_CDC,
                      .label = "acm-data"},
+                },
+        },
+        {
+            /* UIS8850 (EC600G/EC800G) download port: classic SPRD ROM shape, one vendor
+             * interface, bulk OUT 0x02 / IN 0x83 (notes §1.1), no kernel driver. */
+            .name = "unisoc-8850-dl",
+            .summary = "1782:4d16 Unisoc 8850 download, vendor interface 0 bulk 0x02/0x83",
+            .vid = 0x1782,
+            .pid = 0x4d16,
+            .bcd_device = 0x0100,
+            .speed = 480,
+            .manufacturer = "UNISOC",
+            .product = "SPRD U2S Diag",
+            .model = "unisoc",
+            .model_opts = "chip=8850",
+            .n_ifs = 1,
+            .ifs =
+                {
+                    {.cls = 0xff,
+                     .n_eps = 2,
+                     .eps = {{0x02, BULK, 512, 0}, {0x83, BULK, 512, 0}},
+                     .chan = 0,
+                     .cdc_data_if = NO_CDC,
+                     .label = "download"},
                 },
         },
         {
