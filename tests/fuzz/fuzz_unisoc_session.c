@@ -195,6 +195,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 ctx.now_ms += req.timeout_ms;
                 break;
             }
+            if (c % 16 == 15 && ctx.expect_leave_ms) {
+                /* The device left after NORMAL_RESET, as announced, and came back. */
+                ctx.expect_leave_ms = 0;
+                ctx.link.vid = 0x2c7c;
+                ctx.link.pid = 0x0901;
+                ev.type = PROTO_EV_ATTACHED;
+                break;
+            }
             size_t n;
             if (c % 16 == 1) {
                 int k = next(&in);

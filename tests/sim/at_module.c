@@ -21,15 +21,16 @@
  * Channels: at_chan (default 1, the AT interface of the quectel-at profile) answers; the
  * others (DIAG, modem) take bytes and stay silent.
  *
- * Options (key=value): series=EC600N, submodel=CNLA, revision= (default series+submodel+
- * a per-series release such as R06A01M08), qgmr= (default revision+"_01.001.01.001"),
- * imei= (15 digits, Luhn check digit unless imei_check=0), iccid= (18..22 digits) or
- * sim=absent, echo=1|0 at power-up, boot_urcs=1|0, boot_delay_ms=, reply_delay_ms=,
- * urc_every=N (a URC between the echo and the reply of every Nth command), urc_text=
- * (no commas: options are comma separated), garbage=N (noise bytes before the boot URCs),
+ * Options (key=value): series=EC600N (not "model": the rack takes that one), submodel=CNLA,
+ * revision= (default series+submodel+a per-series release: R03A14M08 for EC200U, R03A01M08
+ * for EC600U, R07A01M02 for EC800K are from the sources, the others only look alike), qgmr=
+ * (default revision+"_01.001.01.001"), imei= (15 digits, Luhn check digit unless imei_check=0),
+ * iccid= (18..22 digits) or sim=absent, echo=1|0 at power-up, boot_urcs=1|0, boot_delay_ms=,
+ * reply_delay_ms=, urc_every=N (a URC between the echo and the reply of every Nth command),
+ * urc_text= (no commas: options are comma separated), garbage=N (noise bytes before the boot URCs),
  * download=PROFILE|none (default from the series' platform: asr-dl, unisoc-dl, else none),
- * download_delay_ms=, at_chan=, and leave_after_ms= / replug= (a spontaneous reset, same
- * meaning as in "silent", so plug lines written for it keep working).
+ * download_delay_ms=, at_chan=, cmee=0|1|2, and leave_after_ms= / replug= (a spontaneous
+ * reset, as in "silent", so plug lines written for that model keep working).
  *
  * The module answers one command at a time: while a reply waits (reply_delay_ms) it takes
  * no input, which the rack turns into bytes left in the pty. Before the boot URCs it drops
@@ -162,26 +163,20 @@ static void reply_add(struct at_module *a, const char *fmt, const char *arg)
 {
     char text[160];
     snprintf(text, sizeof(text), fmt, arg);
-    int n = snprintf(a->pending + a->pending_len, sizeof(a->pending) - a->pending_len, "\r\n%s\r\n",
-                     text);
-    if (n > 0)
-        a->pending_len += (size_t)n < sizeof(a->pending) - a->pending_len
-                              ? (size_t)n
-                              : sizeof(a->pending) - a->pending_len - 1;
+    size_t room = sizeof(a->pending) - a->pending_len;
+    int n = snprintf(a->pending + a->pending_len, room, "\r\n%s\r\n", text);
+    a->pending_len += n < 0 ? 0 : (size_t)n < room ? (size_t)n : room - 1;
 }
 
 static void reply_error(struct at_module *a, unsigned cme, const char *verbose)
 {
     char code[16];
     a->errors++;
-    if (cme == 0 || a->cmee == 0) {
+    snprintf(code, sizeof(code), "%u", cme);
+    if (cme == 0 || a->cmee == 0)
         reply_add(a, "%s", "ERROR");
-    } else if (a->cmee == 1) {
-        snprintf(code, sizeof(code), "%u", cme);
-        reply_add(a, "+CME ERROR: %s", code);
-    } else {
-        reply_add(a, "+CME ERROR: %s", verbose);
-    }
+    else
+        reply_add(a, "+CME ERROR: %s", a->cmee == 1 ? code : verbose);
 }
 
 /* Moves what is due into the output: noise and boot URCs, a delayed reply. */
@@ -193,8 +188,7 @@ static void advance(struct at_module *a, uint64_t now_ms)
             a->noise ^= a->noise << 13;
             a->noise ^= a->noise >> 17;
             a->noise ^= a->noise << 5;
-            uint8_t b = (uint8_t)a->noise;
-            out_put(a, &b, 1);
+            out_put(a, &(uint8_t){(uint8_t)a->noise}, 1);
         }
         if (a->boot_urcs) {
             out_urc(a, "RDY");
@@ -284,10 +278,7 @@ static void handle_line(struct at_module *a, uint64_t now_ms)
     if (a->overflow) {
         a->commands++;
         snprintf(a->last_command, sizeof(a->last_command), "(overlong)");
-        a->have_pending = true;
-        a->pending_len = 0;
-        a->pending_at_ms = now_ms + a->reply_delay_ms;
-        reply_error(a, 0, NULL);
+        handle_command(a, "", now_ms); /* matches nothing: ERROR */
         return;
     }
     if (a->line_len == 0)
@@ -434,18 +425,13 @@ static int get_bool(struct sim_opts *opts, const char *key, bool def, bool *ret,
                     size_t err_len)
 {
     const char *v = sim_opts_get(opts, key);
-    if (!v) {
-        *ret = def;
-        return 0;
-    }
-    if (!strcmp(v, "1") || !strcmp(v, "on")) {
-        *ret = true;
-    } else if (!strcmp(v, "0") || !strcmp(v, "off")) {
-        *ret = false;
-    } else {
+    *ret = def;
+    if (v && strcmp(v, "1") && strcmp(v, "on") && strcmp(v, "0") && strcmp(v, "off")) {
         snprintf(err, err_len, "option %s=%s is not 1/0/on/off", key, v);
         return -EINVAL;
     }
+    if (v)
+        *ret = !strcmp(v, "1") || !strcmp(v, "on");
     return 0;
 }
 
@@ -508,24 +494,20 @@ static int parse_identity(struct at_module *a, struct sim_opts *opts, char *err,
         }
         snprintf(a->imei, sizeof(a->imei), "%s", imei);
     } else {
-        snprintf(a->imei, sizeof(a->imei), "86612305000001");
-        a->imei[14] = (char)('0' + luhn_digit(a->imei, 14));
-        a->imei[15] = '\0';
+        /* a made-up TAC and serial, with a valid check digit */
+        snprintf(a->imei, sizeof(a->imei), "86612305000001%d", luhn_digit("86612305000001", 14));
     }
 
     const char *sim = sim_opts_get(opts, "sim");
     const char *iccid = sim_opts_get(opts, "iccid");
-    a->sim_present = true;
     if (sim && strcmp(sim, "present") && strcmp(sim, "absent")) {
         snprintf(err, err_len, "option sim=%s is not present/absent", sim);
         return -EINVAL;
     }
-    if (sim && !strcmp(sim, "absent")) {
-        if (iccid) {
-            snprintf(err, err_len, "iccid= makes no sense with sim=absent");
-            return -EINVAL;
-        }
-        a->sim_present = false;
+    a->sim_present = !sim || !strcmp(sim, "present");
+    if (!a->sim_present && iccid) {
+        snprintf(err, err_len, "iccid= makes no sense with sim=absent");
+        return -EINVAL;
     }
     if (iccid && !all_digits(iccid, 18, 22)) {
         snprintf(err, err_len, "iccid=%s: an ICCID is 18 to 22 digits", iccid);
