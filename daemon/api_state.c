@@ -57,14 +57,25 @@ static json_t *ttys_json(const struct rack *rack, const struct rack_device *d)
     return list;
 }
 
+static json_t *last_json(const struct slot *s)
+{
+    if (!s->last_result[0])
+        return json_null();
+    return json_pack("{s:s, s:o, s:I, s:I}", "result", s->last_result, "message",
+                     http_json_string(s->last_message), "attempt_id",
+                     (json_int_t)s->last_attempt_id, "ended_unix_ms",
+                     (json_int_t)s->last_end_unix_ms);
+}
+
 static json_t *slot_json(const struct rack *rack, const struct slot *s)
 {
-    return json_pack(
-        "{s:o, s:o, s:i, s:i, s:s, s:I, s:I, s:o, s:o}", "label", http_json_string(s->cfg.label),
-        "port", http_json_string(s->cfg.port), "row", s->cfg.row, "column", s->cfg.column, "state",
-        slot_state_to_string(s->state), "state_since_unix_ms", (json_int_t)s->state_since_unix_ms,
-        "attach_count", (json_int_t)s->attach_count, "device",
-        s->device ? device_json(s->device) : json_null(), "ttys", ttys_json(rack, s->device));
+    return json_pack("{s:o, s:o, s:i, s:i, s:s, s:I, s:I, s:o, s:o, s:o}", "label",
+                     http_json_string(s->cfg.label), "port", http_json_string(s->cfg.port), "row",
+                     s->cfg.row, "column", s->cfg.column, "state", slot_state_to_string(s->state),
+                     "state_since_unix_ms", (json_int_t)s->state_since_unix_ms, "attach_count",
+                     (json_int_t)s->attach_count, "device",
+                     s->device ? device_json(s->device) : json_null(), "ttys",
+                     ttys_json(rack, s->device), "last", last_json(s));
 }
 
 static void get_station(struct http_request *req)

@@ -107,6 +107,27 @@ static int valid_port_pattern(const char *s)
     return 1;
 }
 
+static struct config_recipe *recipe_section(struct parse_ctx *ctx, const char *section)
+{
+    const char *name = section + 7; /* after "recipe " */
+    struct config *cfg = ctx->cfg;
+    for (size_t i = 0; i < cfg->recipe_count; i++)
+        if (strcmp(cfg->recipes[i].name, name) == 0)
+            return &cfg->recipes[i];
+    if (cfg->recipe_count >= CONFIG_MAX_RECIPES) {
+        fail(ctx, "[%s]: more than %d recipes", section, CONFIG_MAX_RECIPES);
+        return NULL;
+    }
+    if (!*name || strlen(name) >= CONFIG_LABEL_MAX) {
+        fail(ctx, "[%s]: a recipe name has 1 to %d characters", section, CONFIG_LABEL_MAX - 1);
+        return NULL;
+    }
+    struct config_recipe *r = &cfg->recipes[cfg->recipe_count++];
+    memset(r, 0, sizeof(*r));
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    return r;
+}
+
 static struct config_slot *slot_section(struct parse_ctx *ctx, const char *section)
 {
     const char *label = section + 5; /* after "slot " */
@@ -236,6 +257,16 @@ static int handler(void *user, const char *section, const char *key, const char 
     if (IS("usb", "id"))
         return add_usb_id(ctx, value);
 #undef IS
+    if (strncmp(section, "recipe ", 7) == 0) {
+        struct config_recipe *recipe = recipe_section(ctx, section);
+        if (!recipe)
+            return 0;
+        if (strcmp(key, "package") == 0) {
+            if (!*value)
+                return fail(ctx, "[%s] package: empty path", section);
+            return set_string(ctx, recipe->package, sizeof(recipe->package), section, key, value);
+        }
+    }
     if (strncmp(section, "slot ", 5) == 0) {
         struct config_slot *slot = slot_section(ctx, section);
         if (!slot)
@@ -260,6 +291,9 @@ static int handler(void *user, const char *section, const char *key, const char 
 static int validate(struct parse_ctx *ctx)
 {
     struct config *cfg = ctx->cfg;
+    for (size_t i = 0; i < cfg->recipe_count; i++)
+        if (!cfg->recipes[i].package[0])
+            return fail(ctx, "[recipe %s] has no package", cfg->recipes[i].name);
     for (size_t i = 0; i < cfg->slot_count; i++) {
         struct config_slot *s = &cfg->slots[i];
         if (!s->port[0])

@@ -11,6 +11,7 @@
 #define CONFIG_LABEL_MAX   32
 #define CONFIG_PATTERN_MAX 64
 #define CONFIG_USB_IDS_MAX 64
+#define CONFIG_MAX_RECIPES 32
 
 struct config_slot {
     char label[CONFIG_LABEL_MAX];  /* "A1" */
@@ -23,6 +24,12 @@ struct config_usb_id {
     uint16_t vid, pid;
     int8_t interface_number;
     char role[16]; /* "at", or a protocol driver name ("unisoc", "asr", ...) */
+};
+
+/* A firmware package the station offers ("[recipe NAME]"). */
+struct config_recipe {
+    char name[CONFIG_LABEL_MAX];
+    char package[PATH_MAX]; /* file or extracted directory; relative to the working directory */
 };
 
 struct config_limits {
@@ -49,6 +56,8 @@ struct config {
     size_t slot_count;
     struct config_usb_id usb_ids[CONFIG_USB_IDS_MAX];
     size_t usb_id_count;
+    struct config_recipe recipes[CONFIG_MAX_RECIPES];
+    size_t recipe_count;
     struct config_limits limits;
 };
 

@@ -272,6 +272,15 @@ static void execute(struct job *job)
     struct proto_request *req = &job->req;
     uint32_t timeout = req->timeout_ms ? req->timeout_ms : 1;
     int r = 0;
+    if (!job->transport && (req->type == PROTO_REQ_WRITE || req->type == PROTO_REQ_READ ||
+                            req->type == PROTO_REQ_SET_LINE)) {
+        finish(job, 0, FAIL_INTERNAL,
+               "%s after the device came back as %04x:%04x, which %s "
+               "cannot talk to",
+               proto_request_type_to_string(req->type), job->ctx.link.vid, job->ctx.link.pid,
+               job->p.driver->name);
+        return;
+    }
     switch (req->type) {
     case PROTO_REQ_WRITE:
         job->state = JOB_IO;
@@ -305,7 +314,10 @@ static void execute(struct job *job)
         finish(job, 0, FAIL_INTERNAL, "session returned unknown request %d", (int)req->type);
         return;
     }
-    if (r < 0)
+    if (r == -ENODEV)
+        finish(job, 0, FAIL_DISCONNECTED, "device left port %s during %s", job->port_path,
+               job->ctx.progress.phase ? job->ctx.progress.phase : "start");
+    else if (r < 0)
         finish(job, 0, fail_code_for(r), "cannot start %s: %s",
                proto_request_type_to_string(req->type), strerror(-r));
 }
@@ -399,6 +411,26 @@ void job_attach(struct job *job, struct transport *transport)
     ring_add(job, '!', NULL, 0, "attached");
     log_slot(LOG_LEVEL_INFO, job->slot_label, job->port_path, "%s: device back as %04x:%04x on %s",
              job->p.driver->name, transport->link.vid, transport->link.pid, transport->name);
+    step(job, PROTO_EV_ATTACHED, NULL, 0);
+}
+
+void job_attach_foreign(struct job *job, uint16_t vid, uint16_t pid)
+{
+    if (job->state != JOB_REENUM)
+        return;
+    uv_timer_stop(&job->wait_timer);
+    memset(&job->ctx.link, 0, sizeof(job->ctx.link));
+    job->ctx.link.kind = PROTO_LINK_NONE;
+    job->ctx.link.vid = vid;
+    job->ctx.link.pid = pid;
+    job->ctx.expect_leave_ms = 0;
+    job->result.reenumerations++;
+    job->last_activity_ms = now_ms(job);
+    job->state = JOB_IO;
+    ring_add(job, '!', NULL, 0, "attached, no transport");
+    log_slot(LOG_LEVEL_INFO, job->slot_label, job->port_path,
+             "%s: device back as %04x:%04x (not a %s port)", job->p.driver->name, vid, pid,
+             job->p.driver->name);
     step(job, PROTO_EV_ATTACHED, NULL, 0);
 }
 

@@ -58,6 +58,11 @@ int job_start(uv_loop_t *loop, const struct job_params *params, struct transport
               struct job **ret);
 /* The device is back after REENUMERATE; takes ownership of transport. */
 void job_attach(struct job *job, struct transport *transport);
+/* The device is back after REENUMERATE as something this driver cannot talk to (a module
+ * that rebooted from download mode into AT mode): the session gets ATTACHED with
+ * ctx->link.kind == PROTO_LINK_NONE and the new VID:PID, which is all it needs to judge the
+ * reboot; any I/O it asks for afterwards fails the job as internal. */
+void job_attach_foreign(struct job *job, uint16_t vid, uint16_t pid);
 /* The device left the port. Expected while re-enumerating; otherwise fails the job. */
 void job_device_left(struct job *job);
 /* Ends the job as aborted with this reason (operator or shutdown). */

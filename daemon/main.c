@@ -17,6 +17,7 @@
 #include "slot_job.h"
 #include "station.h"
 #include "tty_monitor.h"
+#include "workflow.h"
 
 #define DEFAULT_CONFIG "/etc/flashrack/flashrack.conf"
 
@@ -178,6 +179,9 @@ static int run(struct daemon_ctx *d, const char *config_path)
     r = slot_jobs_init(st);
     if (r < 0)
         return 1;
+    r = workflow_new(st, &st->workflow);
+    if (r < 0)
+        return 1;
     r = usb_loop_new(loop, &st->usb);
     if (r < 0)
         return 1;
@@ -270,6 +274,8 @@ int main(int argc, char **argv)
         begin_shutdown(&d, "startup failed");
     if (st->loop)
         uv_run(st->loop, UV_RUN_DEFAULT); /* let every close callback run */
+    if (workflow_free(st->workflow) < 0)
+        log_err("flashrackd: package loads still queued at exit");
     rack_free(st->rack);
     if (st->db)
         db_close(st->db);

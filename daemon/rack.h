@@ -59,6 +59,11 @@ struct slot {
     struct rack_device *device; /* NULL when empty */
     uint64_t attach_count;      /* how many devices this slot has seen */
     struct slot_job *job;       /* the job running on this slot, if any (slot_job.c) */
+    /* Outcome of the slot's last job, for the operator ("" before the first one). */
+    char last_result[16];  /* pass, fail, aborted */
+    char last_message[256]; /* fail code, stage, message, what to do */
+    int64_t last_attempt_id;
+    uint64_t last_end_unix_ms;
 };
 
 enum rack_event {

@@ -186,11 +186,10 @@ static void try_attach(struct slot_job *sj)
     if (r == -EAGAIN)
         return;
     if (r == -ENOENT) {
-        /* Not a port of this driver (say, the module rebooted into AT mode): keep waiting;
-         * the job's re-enumeration timer ends the wait. */
-        log_slot(LOG_LEVEL_NOTICE, sj->slot->cfg.label, sj->slot->device->port_path,
-                 "%s: %04x:%04x came back, not a %s port; still waiting", sj->p.driver->name,
-                 sj->slot->device->vid, sj->slot->device->pid, sj->p.driver->name);
+        /* Not a port of this driver: a module that rebooted from download mode into AT mode,
+         * or from AT mode into download mode. The session judges the new identity. */
+        sj->waiting_device = 0;
+        job_attach_foreign(sj->job, sj->slot->device->vid, sj->slot->device->pid);
         return;
     }
     if (r < 0) {

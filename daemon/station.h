@@ -12,6 +12,7 @@ struct db;
 struct usb_loop;
 struct tty_monitor;
 struct http_server;
+struct workflow;
 
 struct station {
     uv_loop_t *loop;
@@ -21,6 +22,7 @@ struct station {
     struct usb_loop *usb;
     struct tty_monitor *ttys;
     struct http_server *http;
+    struct workflow *workflow;
     uint64_t started_unix_ms;
     int stopping; /* shutdown in progress: no new jobs */
     /* Called by slot_job.c when the last running job finished while stopping. */

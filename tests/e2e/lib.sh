@@ -21,10 +21,11 @@ e2e_fail() {
 }
 
 e2e_cleanup() {
-  if [ -n "$RACK_PID" ] && kill -0 "$RACK_PID" 2>/dev/null; then
+  # bash unsets RACK and RACK_PID when the coprocess exits
+  if [ -n "${RACK_PID:-}" ] && kill -0 "$RACK_PID" 2>/dev/null; then
     [ -n "${RACK[1]:-}" ] && echo quit >&"${RACK[1]}" 2>/dev/null || true
     sleep 0.5
-    kill "$RACK_PID" 2>/dev/null || true
+    kill "${RACK_PID:-0}" 2>/dev/null || true
   fi
   rm -rf "$E2E_TMP"
 }
@@ -79,8 +80,7 @@ e2e_stop() {
     *"status=0"*) ;;
     *) e2e_fail "daemon did not exit cleanly: $reply" ;;
   esac
-  wait "$RACK_PID" 2>/dev/null || true
-  RACK_PID=""
+  wait "${RACK_PID:-}" 2>/dev/null || true
 }
 
 sql() {

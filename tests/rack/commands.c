@@ -240,6 +240,13 @@ static void execute(char **argv, int argc)
         else
             rack_reply("ok stats %s %s", argv[1], s->str);
         g_string_free(s, TRUE);
+    } else if (strcmp(c, "last-stats") == 0 && argc == 2) {
+        GString *s = g_string_new(NULL);
+        if (vrack_last_stats(a->rack, argv[1], s, err, sizeof(err)) < 0)
+            rack_reply("err %s", err);
+        else
+            rack_reply("ok last-stats %s %s", argv[1], s->str);
+        g_string_free(s, TRUE);
     } else if (strcmp(c, "list") == 0 && argc == 1) {
         GString *s = g_string_new(NULL);
         vrack_list(a->rack, s);
@@ -291,7 +298,7 @@ static void execute(char **argv, int argc)
         start_quit();
     } else {
         rack_reply("err unknown command or wrong arguments: '%s' (try: wait-ready, plug, unplug, "
-                   "stats, list, profiles, signal, wait-exit, restart, sleep, quit)",
+                   "stats, last-stats, list, profiles, signal, wait-exit, restart, sleep, quit)",
                    c);
     }
 }

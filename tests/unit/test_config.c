@@ -35,7 +35,9 @@ static const char *good = "[station]\n"
                           "[usb]\n"
                           "id = 2c7c:0901:3:at\n"
                           "[limits]\n"
-                          "no_progress_timeout_ms = 5000\n";
+                          "no_progress_timeout_ms = 5000\n"
+                          "[recipe ec200u]\n"
+                          "package = /srv/fw/EC200UCNAA.pac\n";
 
 static void test_good_config(void **state)
 {
@@ -54,6 +56,9 @@ static void test_good_config(void **state)
     assert_int_equal(cfg.usb_ids[0].interface_number, 3);
     assert_string_equal(cfg.usb_ids[0].role, "at");
     assert_int_equal(cfg.limits.no_progress_timeout_ms, 5000);
+    assert_int_equal(cfg.recipe_count, 1);
+    assert_string_equal(cfg.recipes[0].name, "ec200u");
+    assert_string_equal(cfg.recipes[0].package, "/srv/fw/EC200UCNAA.pac");
 
     assert_string_equal(config_slot_for_port(&cfg, "1-1.1")->label, "A1");
     assert_string_equal(config_slot_for_port(&cfg, "3-1.2")->label, "A2");
@@ -92,6 +97,8 @@ static void test_rejections(void **state)
     expect_error("[slot bad label!]\nport = 1-1\n", "slot labels use letters");
     expect_error("[station]\nlog_level = loud\n", "log_level: 'loud'");
     expect_error("this is not ini\n", "<config>:1: syntax error");
+    expect_error("[recipe a]\nversion = 1\n", "unknown key 'version' in section [recipe a]");
+    expect_error("[recipe a]\npackage = \n", "[recipe a] package: empty path");
 }
 
 static void test_file_errors(void **state)

@@ -476,11 +476,11 @@ static void test_slots(void **state)
                     "'port_path':'1-1.1','manufacturer':'Quectel','product':'EC800M','serial':'',"
                     "'attached_unix_ms':1700000000005},'ttys':["
                     "{'devnode':'/dev/ttyUSB2','interface':2,'sysname':'ttyUSB2'},"
-                    "{'devnode':'/dev/ttyUSB3','interface':3,'sysname':'ttyUSB3'}]}");
+                    "{'devnode':'/dev/ttyUSB3','interface':3,'sysname':'ttyUSB3'}],'last':null}");
     json_t *a2 = json_array_get(slots, 1);
     json_object_del(a2, "state_since_unix_ms");
     assert_json(a2, "{'label':'A2','port':'1-1.2','row':1,'column':2,'state':'empty',"
-                    "'attach_count':0,'device':null,'ttys':[]}");
+                    "'attach_count':0,'device':null,'ttys':[],'last':null}");
     /* A product string that is not UTF-8 still gives valid JSON. */
     json_t *b1 = json_object_get(json_array_get(slots, 2), "device");
     assert_string_equal(str(b1, "product"), "?? bad ?");

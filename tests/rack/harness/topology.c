@@ -164,6 +164,15 @@ static void dev_forget(struct vrack_dev *d)
         g_hash_table_remove(d->rack->nodes, d->ttys[i]->devnode);
     if (g_hash_table_lookup(d->rack->ports, d->port) == d)
         g_hash_table_remove(d->rack->ports, d->port);
+    if (d->model && d->user) {
+        /* A module that reboots into another identity gets a new model; what the old one
+         * saw (flash hashes, NV state) stays readable with "last-stats PORT". */
+        char *text = g_malloc(SIM_STATS_MAX);
+        if (sim_model_stats(d->model, text, SIM_STATS_MAX) >= 0)
+            g_hash_table_replace(d->rack->last_stats, g_strdup(d->port), text);
+        else
+            g_free(text);
+    }
     d->rack->bus[d->bus].used[d->devnum] = false;
     for (unsigned i = 0; i < d->n_ttys; i++) {
         bool *used = d->ttys[i]->kind == VRACK_TTY_ACM ? d->rack->acm_used : d->rack->usb_used;

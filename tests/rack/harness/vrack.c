@@ -24,6 +24,7 @@ int vrack_new(struct vrack **ret, char *err, size_t err_len)
     rack->root = umockdev_testbed_get_root_dir(rack->tb);
     rack->nodes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     rack->ports = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    rack->last_stats = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     rack->t0_ms = vrack_now_ms();
     vrack_timers_init(rack);
     if (vrack_usbfs_init(rack) < 0 || vrack_tty_init(rack) < 0) {
@@ -78,6 +79,8 @@ void vrack_free(struct vrack *rack)
         g_hash_table_destroy(rack->nodes);
     if (rack->ports)
         g_hash_table_destroy(rack->ports);
+    if (rack->last_stats)
+        g_hash_table_destroy(rack->last_stats);
     g_free(rack->root);
     g_mutex_clear(&rack->lock);
     g_free(rack);
@@ -107,6 +110,24 @@ bool vrack_port_busy(struct vrack *rack, const char *port)
     return busy;
 }
 
+/* "k=v\n" lines become one line; a value cannot hold spaces in the reply. */
+static void append_one_line(GString *out, const char *text)
+{
+    bool first = true;
+    for (const char *line = text; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        if (len) {
+            if (!first)
+                g_string_append_c(out, ' ');
+            for (size_t i = 0; i < len; i++)
+                g_string_append_c(out, line[i] == ' ' ? '_' : line[i]);
+            first = false;
+        }
+        line += len + (nl ? 1 : 0);
+    }
+}
+
 int vrack_stats(struct vrack *rack, const char *port, GString *out, char *err, size_t err_len)
 {
     char buf[SIM_STATS_MAX];
@@ -131,19 +152,21 @@ int vrack_stats(struct vrack *rack, const char *port, GString *out, char *err, s
         return r;
     /* Opens of the device's nodes by any client: an ignored port must stay at 0. */
     g_string_append_printf(out, "opens=%u ", opens);
-    /* "k=v\n" lines become one line; a value cannot hold spaces in the reply. */
-    bool first = true;
-    for (char *line = buf; *line;) {
-        char *nl = strchr(line, '\n');
-        size_t len = nl ? (size_t)(nl - line) : strlen(line);
-        if (len) {
-            if (!first)
-                g_string_append_c(out, ' ');
-            for (size_t i = 0; i < len; i++)
-                g_string_append_c(out, line[i] == ' ' ? '_' : line[i]);
-            first = false;
-        }
-        line += len + (nl ? 1 : 0);
+    append_one_line(out, buf);
+    return 0;
+}
+
+int vrack_last_stats(struct vrack *rack, const char *port, GString *out, char *err,
+                     size_t err_len)
+{
+    g_mutex_lock(&rack->lock);
+    const char *text = g_hash_table_lookup(rack->last_stats, port);
+    if (text)
+        append_one_line(out, text);
+    g_mutex_unlock(&rack->lock);
+    if (!text) {
+        snprintf(err, err_len, "no model has left %s yet", port);
+        return -ENOENT;
     }
     return 0;
 }

@@ -38,6 +38,9 @@ int vrack_plug(struct vrack *rack, const char *port, const char *profile, const 
 int vrack_unplug(struct vrack *rack, const char *port, char *err, size_t err_len);
 /* The model's stats on one line: "k=v k=v ...". */
 int vrack_stats(struct vrack *rack, const char *port, GString *out, char *err, size_t err_len);
+/* Stats of the model that last left port (unplugged, or replugged as another profile). */
+int vrack_last_stats(struct vrack *rack, const char *port, GString *out, char *err,
+                     size_t err_len);
 /* "PORT:PROFILE PORT:PROFILE ..." of the devices plugged by the user (not hubs), sorted. */
 void vrack_list(struct vrack *rack, GString *out);
 bool vrack_port_busy(struct vrack *rack, const char *port);

@@ -153,6 +153,7 @@ struct vrack {
     UMockdevIoctlBase *usb_handler, *tty_handler;
     GHashTable *nodes; /* devnode -> struct vrack_node (owned) */
     GHashTable *ports; /* port -> struct vrack_dev (hubs too) */
+    GHashTable *last_stats; /* port -> stats text of the model that last left it (owned) */
     struct vrack_bus bus[VRACK_MAX_BUS + 1];
     bool acm_used[VRACK_MAX_MINORS], usb_used[VRACK_MAX_MINORS];
     bool verbose;
