@@ -56,6 +56,8 @@ void write_tree(const char *outdir, const char *rel, const struct zip *z);
 
 /* Format writers (mkpkg_fmt.c). */
 struct buf make_pac(const char *product, const char *alias, int with_app, uint32_t seed);
+/* The same for the UIS8850 (EC600G/EC800G): FDL1 is "FDL", loaded by the classic BSL ROM. */
+struct buf make_pac_8850(const char *product, const char *alias, int with_app, uint32_t seed);
 void add_asr_flashable(struct zip *z, const char *prefix, uint32_t seed);
 struct buf make_asr_flashable_zip(uint32_t seed);
 struct buf make_binpkg(const char *product, uint32_t seed);

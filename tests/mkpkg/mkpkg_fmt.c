@@ -43,11 +43,14 @@ struct pac_file {
     struct buf data;
 };
 
-struct buf make_pac(const char *product, const char *alias, int with_app, uint32_t seed)
+/* fdl1_id: "HOST_FDL" for the UIS8910DM (loaded through the PDL ROM), "FDL" for the classic
+ * ROM of the UIS8850 (loaded over BSL). */
+static struct buf make_pac_fdl(const char *product, const char *alias, int with_app,
+                               uint32_t seed, const char *fdl1_id)
 {
     struct pac_file f[8];
     size_t n = 0;
-    f[n++] = (struct pac_file){"HOST_FDL", "fdl1.img", "HOST_FDL", NULL,
+    f[n++] = (struct pac_file){fdl1_id, "fdl1.img", fdl1_id, NULL,
                                0x8000c0,   0xff40,     0x101,      random_image(3000, seed + 1)};
     f[n++] = (struct pac_file){"FDL2",   "fdl2.img", "FDL2", NULL,
                                0x810000, 0x30000,    0x101,  random_image(5000, seed + 2)};
@@ -135,6 +138,16 @@ struct buf make_pac(const char *product, const char *alias, int with_app, uint32
         buf_free(&f[i].data);
     buf_free(&xml);
     return pac;
+}
+
+struct buf make_pac(const char *product, const char *alias, int with_app, uint32_t seed)
+{
+    return make_pac_fdl(product, alias, with_app, seed, "HOST_FDL");
+}
+
+struct buf make_pac_8850(const char *product, const char *alias, int with_app, uint32_t seed)
+{
+    return make_pac_fdl(product, alias, with_app, seed, "FDL");
 }
 
 /* ---- ASR Crane flashable zip ---------------------------------------------------------- */

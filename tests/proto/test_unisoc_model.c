@@ -188,6 +188,39 @@ static void test_package_for_other_chip(void **state)
     assert_non_null(strstr(res.message, "1782:4d16"));
 }
 
+static void test_8850_with_8850_package(void **state)
+{
+    (void)state;
+    struct buf pac8850 = make_pac_8850("UIS8850_MODEM", "8850DG_cat1_open", 1, 4343);
+    void *pkg8850 = NULL;
+    char err[256];
+    if (unisoc_pkg_hook_parse(pac8850.p, pac8850.len, &pkg8850, err, sizeof(err)) < 0)
+        fail_msg("parse: %s", err);
+    struct proto_run_opts o = {
+        .driver = &unisoc_proto,
+        .params = {.package = pkg8850, .image = pac8850.p, .image_len = pac8850.len},
+        .link = link_8850,
+        .profiles = profiles,
+        .model = "unisoc",
+        .model_opts = "chip=8850,reset_replug=quectel-unisoc-at",
+        .max_virtual_ms = 30 * 60 * 1000,
+    };
+    struct proto_run_result res;
+    assert_int_equal(proto_run(&o, &res), 0);
+    printf("# 8850: %s %s at %s: %s (%" PRIu64 " virtual ms)\n", res.ok ? "ok" : "fail",
+           fail_code_to_string(res.code), res.stage, res.message, res.virtual_ms);
+    if (!res.ok)
+        fail_msg("%s at %s: %s\n%s", fail_code_to_string(res.code), res.stage, res.message,
+                 res.model_stats);
+    void *saved = pkg;
+    pkg = pkg8850;
+    expect_flash_matches_package(&res);
+    pkg = saved;
+    expect_nv(&res, "1");
+    unisoc_pkg_hook_free(pkg8850);
+    buf_free(&pac8850);
+}
+
 /* A VERIFY_ERROR NAK (a corrupted chunk) is resent once: the flash still ends up right. */
 static void test_nak_retried(void **state)
 {
@@ -228,6 +261,7 @@ int main(void)
         cmocka_unit_test(test_faults),
         cmocka_unit_test(test_nak_retried),
         cmocka_unit_test(test_package_for_other_chip),
+        cmocka_unit_test(test_8850_with_8850_package),
         cmocka_unit_test(test_dropped_reply),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
