@@ -2,6 +2,7 @@
  * string work.
  * Every row of the table is sourced in protocols/at/README.md ("USB id table").
  */
+#include "common/options.h"
 #include "at/at.h"
 
 #include <ctype.h>
@@ -209,26 +210,9 @@ int at_opts_parse(const char *s, struct at_opts *o, char *err, size_t errlen)
 {
     *o = (struct at_opts){
         .identify = 1, .sync_tries = 5, .sync_ms = 1000, .cmd_ms = 3000, .reenumerate_ms = 30000};
-    while (s && *s) {
-        const char *end = strchr(s, ';');
-        size_t n = end ? (size_t)(end - s) : strlen(s);
-        char item[64];
-        if (n >= sizeof(item)) {
-            snprintf(err, errlen, "at option '%.40s...' is too long", s);
-            return -EINVAL;
-        }
-        memcpy(item, s, n);
-        item[n] = '\0';
-        s = end ? end + 1 : s + n;
-        if (!item[0])
-            continue;
-        char *eq = strchr(item, '=');
-        if (!eq) {
-            snprintf(err, errlen, "at option '%s' is not key=value", item);
-            return -EINVAL;
-        }
-        *eq = '\0';
-        const char *k = item, *v = eq + 1;
+    char k[PROTO_OPTION_MAX], v[PROTO_OPTION_MAX];
+    int more;
+    while ((more = proto_option_next(&s, "at", k, sizeof(k), v, sizeof(v), err, errlen)) > 0) {
         unsigned long num = 0;
         int r = 0;
         if (strcmp(k, "mode") == 0) {
@@ -265,5 +249,5 @@ int at_opts_parse(const char *s, struct at_opts *o, char *err, size_t errlen)
         if (r < 0)
             return r;
     }
-    return 0;
+    return more; /* 0 at the end, < 0 for a malformed item */
 }

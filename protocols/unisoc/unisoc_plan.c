@@ -1,5 +1,6 @@
 /* Unisoc download plan: PAC XML scheme -> list of wire operations (see unisoc_plan.h and
  * protocols/unisoc/README.md for the rules and the choices behind them). */
+#include "common/options.h"
 #include "unisoc/unisoc_plan.h"
 
 #include "package/pkg_types.h"
@@ -36,28 +37,16 @@ int unisoc_opts_parse(const char *s, struct unisoc_opts *o, char *err, size_t er
     o->chunk = 0x800;
     o->transcode = 1;
     o->reenum_ms = 30000;
-    while (s && *s) {
-        const char *end = strchr(s, ';');
-        size_t n = end ? (size_t)(end - s) : strlen(s);
-        char item[96];
-        if (n >= sizeof(item)) {
-            snprintf(err, errlen, "unisoc option '%.40s...' is too long", s);
-            return -EINVAL;
-        }
-        memcpy(item, s, n);
-        item[n] = '\0';
-        s = end ? end + 1 : s + n;
-        if (!item[0])
-            continue;
-        char *eq = strchr(item, '=');
-        if (!eq) {
-            snprintf(err, errlen, "unisoc option '%s' is not key=value", item);
-            return -EINVAL;
-        }
-        *eq = '\0';
-        const char *k = item, *v = eq + 1;
+    char k[PROTO_OPTION_MAX], v[PROTO_OPTION_MAX];
+    int more;
+    while ((more = proto_option_next(&s, "unisoc", k, sizeof(k), v, sizeof(v), err, errlen)) > 0) {
         if (strcmp(k, "ver") == 0) {
-            snprintf(o->ver, sizeof(o->ver), "%s", v);
+            if (strlen(v) >= sizeof(o->ver)) {
+                snprintf(err, errlen, "unisoc option ver: longer than %zu characters",
+                         sizeof(o->ver) - 1);
+                return -EINVAL;
+            }
+            memcpy(o->ver, v, strlen(v) + 1);
             continue;
         }
         char *vend;
@@ -87,7 +76,7 @@ int unisoc_opts_parse(const char *s, struct unisoc_opts *o, char *err, size_t er
             return -EINVAL;
         }
     }
-    return 0;
+    return more; /* 0 at the end, < 0 for a malformed item */
 }
 
 static struct unisoc_op *add(struct unisoc_plan *p, enum unisoc_op_kind kind, const char *phase,

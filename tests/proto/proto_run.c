@@ -69,6 +69,32 @@ static const struct proto_link *replug_link(const struct runner *r)
     return NULL;
 }
 
+static void end(struct runner *r, int ok, enum fail_code code, const char *msg);
+
+/* The device is back after a "replug" action: ATTACHED with the profile's identity. The same
+ * model object keeps its state (flash, NV) across the reboot, so the test can read what was
+ * written. Returns -1 (run ended) when it never came back or came back as an unknown profile. */
+static int come_back(struct runner *r, struct proto_event *ev, const char *never)
+{
+    if (strncmp(r->res->action, "replug", 6) != 0) {
+        end(r, 0, FAIL_TIMEOUT, never);
+        return -1;
+    }
+    const struct proto_link *back = replug_link(r);
+    if (!back) {
+        end(r, 0, FAIL_INTERNAL, "model replugged as a profile the test does not list");
+        return -1;
+    }
+    r->gone = 0;
+    r->in_off = r->in_len = 0;
+    r->ctx.link = *back;
+    r->ctx.expect_leave_ms = 0;
+    r->res->reenumerations++;
+    memset(ev, 0, sizeof(*ev));
+    ev->type = PROTO_EV_ATTACHED;
+    return 0;
+}
+
 static void end(struct runner *r, int ok, enum fail_code code, const char *msg)
 {
     struct proto_run_result *res = r->res;
@@ -203,24 +229,10 @@ int proto_run(const struct proto_run_opts *o, struct proto_run_result *res)
             pump(&r);
             while (!r.gone && advance(&r, deadline))
                 pump(&r);
-            if (strncmp(res->action, "replug", 6) != 0) {
-                end(&r, 0, FAIL_TIMEOUT,
-                    r.gone ? "device left and never came back" : "device never re-enumerated");
+            if (come_back(&r, &ev,
+                          r.gone ? "device left and never came back"
+                                 : "device never re-enumerated") < 0)
                 goto out;
-            }
-            /* The same model object keeps its state (flash, NV) across the reboot, so the
-             * test can read what was written; the identity is the replug profile's. */
-            const struct proto_link *back = replug_link(&r);
-            if (!back) {
-                end(&r, 0, FAIL_INTERNAL, "model replugged as a profile the test does not list");
-                goto out;
-            }
-            r.gone = 0;
-            r.in_off = r.in_len = 0;
-            r.ctx.link = *back;
-            r.ctx.expect_leave_ms = 0;
-            res->reenumerations++;
-            ev.type = PROTO_EV_ATTACHED;
             break;
         }
         default:
@@ -229,22 +241,8 @@ int proto_run(const struct proto_run_opts *o, struct proto_run_result *res)
         }
         if (r.gone && r.ctx.expect_leave_ms && ev.type != PROTO_EV_ATTACHED) {
             /* Announced departure: behave as the job does, wait for the device to return. */
-            if (strncmp(res->action, "replug", 6) != 0) {
-                end(&r, 0, FAIL_TIMEOUT, "device left and never came back");
+            if (come_back(&r, &ev, "device left and never came back") < 0)
                 goto out;
-            }
-            const struct proto_link *back = replug_link(&r);
-            if (!back) {
-                end(&r, 0, FAIL_INTERNAL, "model replugged as a profile the test does not list");
-                goto out;
-            }
-            r.gone = 0;
-            r.in_off = r.in_len = 0;
-            r.ctx.link = *back;
-            r.ctx.expect_leave_ms = 0;
-            res->reenumerations++;
-            memset(&ev, 0, sizeof(ev));
-            ev.type = PROTO_EV_ATTACHED;
         }
     }
 out:
