@@ -32,6 +32,9 @@ struct workflow {
     size_t pending;
     /* attach_count of each slot's device that was already refused: say it once per module */
     uint64_t refused[CONFIG_MAX_SLOTS];
+    /* a device that is not a download port (the module rebooted into AT mode, or the next
+     * module) appeared on the slot since its last flash ended */
+    uint8_t other_since_flash[CONFIG_MAX_SLOTS];
 };
 
 struct flash_run {
@@ -95,6 +98,7 @@ static void on_flash_finished(void *owner, struct slot *slot, const struct job_r
                  fail_code_to_string(res->code), res->stage, res->message);
     slot->last_attempt_id = attempt_id;
     slot->last_end_unix_ms = station_now_unix_ms();
+    run->w->other_since_flash[slot_index(run->w, slot)] = 0;
     pkg_entry_unref(run->entry);
     free(run);
 }
@@ -107,10 +111,16 @@ static void consider(struct workflow *w, struct slot *slot)
     if (st->stopping || slot->job || !dev)
         return;
     const struct proto *driver = download_driver(w, dev->vid, dev->pid);
-    if (!driver)
+    if (!driver) {
+        w->other_since_flash[slot_index(w, slot)] = 1;
         return; /* AT mode, or not a module: identification comes with the workflow issue */
+    }
+    /* A download port back on the slot soon after a flash, with nothing else seen there in
+     * between, is the same module that did not reboot into normal mode: do not loop on it.
+     * The next module (after this one came back in AT mode and was pulled) is flashed. */
     uint64_t now = station_now_unix_ms();
     if (slot->last_result[0] && strcmp(slot->last_result, "refused") != 0 &&
+        !w->other_since_flash[slot_index(w, slot)] &&
         now - slot->last_end_unix_ms < WORKFLOW_HOLD_MS) {
         refuse(w, slot,
                "came back as a %s download port right after its flash ended: not flashed again "

@@ -18,7 +18,8 @@ size_t workflow_pending(const struct workflow *w);
  * package load is still queued). */
 int workflow_free(struct workflow *w);
 
-/* Refusal texts, exposed for tests. */
-#define WORKFLOW_HOLD_MS 10000 /* a download port back this soon after a flash is not reflashed */
+/* A download port back on a slot this soon after its flash ended, with no other device seen
+ * there in between, is not flashed again on its own (the module did not reboot). */
+#define WORKFLOW_HOLD_MS 10000
 
 #endif
