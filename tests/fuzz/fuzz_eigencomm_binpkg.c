@@ -2,6 +2,7 @@
  * rewrites each image's SHA-256 field in a copy so mutations get past the hash check into the
  * layout code behind it; even = the bytes as they are. */
 #include "common/bytes.h"
+#include "fuzz_input.h"
 #include "eigencomm/eigencomm_pkg.h"
 
 #include <openssl/evp.h>
@@ -45,14 +46,12 @@ static void repair(uint8_t *p, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size == 0)
-        return 0;
-    size_t n = size - 1;
-    uint8_t *copy = malloc(n ? n : 1);
+    uint8_t control = 0;
+    size_t n = 0;
+    uint8_t *copy = fuzz_input_copy(data, size, &control, &n);
     if (!copy)
         return 0;
-    memcpy(copy, data + 1, n);
-    if (data[0] & 1)
+    if (control & 1)
         repair(copy, n);
     char err[256];
     struct eigencomm_binpkg *pkg = NULL;

@@ -3,6 +3,7 @@
  * harness writes the magic and correct CRCs into a copy first, letting mutations reach the
  * file table and the XML; even = the bytes as they are (the CRC checks themselves). */
 #include "common/bytes.h"
+#include "fuzz_input.h"
 #include "unisoc/unisoc_pkg.h"
 
 #include <stddef.h>
@@ -14,14 +15,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size == 0)
-        return 0;
-    size_t n = size - 1;
-    uint8_t *copy = malloc(n ? n : 1);
+    uint8_t control = 0;
+    size_t n = 0;
+    uint8_t *copy = fuzz_input_copy(data, size, &control, &n);
     if (!copy)
         return 0;
-    memcpy(copy, data + 1, n);
-    if ((data[0] & 1) && n >= UNISOC_PAC_HEADER_SIZE) {
+    if ((control & 1) && n >= UNISOC_PAC_HEADER_SIZE) {
         bytes_put_le32(copy + 0x844, UNISOC_PAC_MAGIC);
         bytes_put_le16(copy + 0x848, unisoc_crc16_arc(0, copy, 0x848));
         bytes_put_le16(copy + 0x84A, unisoc_crc16_arc(0, copy + 0x84C, n - 0x84C));
