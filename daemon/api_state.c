@@ -12,6 +12,7 @@
 #include "db.h"
 #include "rack.h"
 #include "station.h"
+#include "workflow.h"
 
 #define API_TTYS_PER_DEVICE 32 /* Quectel modules expose up to ~8 serial interfaces */
 #define API_EVENTS_DEFAULT  100
@@ -67,15 +68,53 @@ static json_t *last_json(const struct slot *s)
                      (json_int_t)s->last_end_unix_ms);
 }
 
-static json_t *slot_json(const struct rack *rack, const struct slot *s)
+/* Throughput since the flash started and the time left at that rate (null when unknown). */
+static json_t *progress_json(const struct flow_view *v)
 {
-    return json_pack("{s:o, s:o, s:i, s:i, s:s, s:I, s:I, s:o, s:o, s:o}", "label",
-                     http_json_string(s->cfg.label), "port", http_json_string(s->cfg.port), "row",
-                     s->cfg.row, "column", s->cfg.column, "state", slot_state_to_string(s->state),
-                     "state_since_unix_ms", (json_int_t)s->state_since_unix_ms, "attach_count",
-                     (json_int_t)s->attach_count, "device",
-                     s->device ? device_json(s->device) : json_null(), "ttys",
-                     ttys_json(rack, s->device), "last", last_json(s));
+    json_t *rate = json_null(), *eta = json_null();
+    uint64_t now = station_now_unix_ms();
+    if (v->state == FLOW_FLASHING && v->flash_started_unix_ms && now > v->flash_started_unix_ms &&
+        v->done) {
+        uint64_t elapsed = now - v->flash_started_unix_ms;
+        uint64_t bps = v->done * 1000 / elapsed;
+        rate = json_integer((json_int_t)bps);
+        if (v->total > v->done && bps)
+            eta = json_integer((json_int_t)((v->total - v->done) * 1000 / bps));
+    }
+    return json_pack("{s:o, s:I, s:I, s:o, s:o}", "phase", http_json_string(v->phase), "done",
+                     (json_int_t)v->done, "total", (json_int_t)v->total, "bytes_per_s", rate,
+                     "eta_ms", eta);
+}
+
+static json_t *flow_json(const struct workflow *w, size_t index)
+{
+    struct flow_view v;
+    if (!w || workflow_slot_view(w, index, &v) < 0)
+        return json_null();
+    return json_pack(
+        "{s:s, s:I, s:I, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+        "s:o, s:o}",
+        "state", flow_state_to_string(v.state), "state_since_unix_ms",
+        (json_int_t)v.state_since_unix_ms, "attempt_id", (json_int_t)v.attempt_id, "try",
+        (int)v.try_no, "stage", http_json_string(v.stage), "code", http_json_string(v.code),
+        "message", http_json_string(v.message), "instruction", http_json_string(v.instruction),
+        "model", http_json_string(v.model), "imei", http_json_string(v.imei), "revision_before",
+        http_json_string(v.revision_before), "revision_after", http_json_string(v.revision_after),
+        "recipe", http_json_string(v.recipe), "package", http_json_string(v.package), "version",
+        http_json_string(v.version), "progress", progress_json(&v));
+}
+
+static json_t *slot_json(struct station *st, size_t index)
+{
+    const struct rack *rack = st->rack;
+    const struct slot *s = rack_slot(st->rack, index);
+    return json_pack(
+        "{s:o, s:o, s:i, s:i, s:s, s:I, s:I, s:o, s:o, s:o, s:o}", "label",
+        http_json_string(s->cfg.label), "port", http_json_string(s->cfg.port), "row", s->cfg.row,
+        "column", s->cfg.column, "state", slot_state_to_string(s->state), "state_since_unix_ms",
+        (json_int_t)s->state_since_unix_ms, "attach_count", (json_int_t)s->attach_count, "device",
+        s->device ? device_json(s->device) : json_null(), "ttys", ttys_json(rack, s->device),
+        "last", last_json(s), "flow", flow_json(st->workflow, index));
 }
 
 static void get_station(struct http_request *req)
@@ -105,10 +144,10 @@ static void get_station(struct http_request *req)
 
 static void get_slots(struct http_request *req)
 {
-    struct rack *rack = http_request_station(req)->rack;
+    struct station *st = http_request_station(req);
     json_t *list = json_array();
-    for (size_t i = 0; list && i < rack_slot_count(rack); i++) {
-        if (json_array_append_new(list, slot_json(rack, rack_slot(rack, i))) < 0) {
+    for (size_t i = 0; list && i < rack_slot_count(st->rack); i++) {
+        if (json_array_append_new(list, slot_json(st, i)) < 0) {
             json_decref(list);
             list = NULL;
         }
@@ -118,15 +157,15 @@ static void get_slots(struct http_request *req)
 
 static void get_slot(struct http_request *req)
 {
-    struct rack *rack = http_request_station(req)->rack;
+    struct station *st = http_request_station(req);
     const char *label = http_request_param(req, "label");
-    const struct slot *s = label ? rack_slot_by_label(rack, label) : NULL;
+    struct slot *s = label ? rack_slot_by_label(st->rack, label) : NULL;
     if (!s) {
         http_reply_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no slot with label '%s'",
                          label ? label : "");
         return;
     }
-    http_reply_json(req, MHD_HTTP_OK, slot_json(rack, s));
+    http_reply_json(req, MHD_HTTP_OK, slot_json(st, (size_t)(s - rack_slot(st->rack, 0))));
 }
 
 static void get_ignored(struct http_request *req)

@@ -37,6 +37,9 @@ void config_defaults(struct config *cfg)
     cfg->limits.http_max_connections = 64;
     cfg->limits.http_max_body_bytes = 1 << 20;
     cfg->limits.wire_ring_frames = 64;
+    cfg->flow.retries = 2;
+    cfg->flow.retry_delay_ms = 2000;
+    cfg->flow.reboot_timeout_ms = 120000;
 }
 
 __attribute__((format(printf, 2, 3))) static int fail(struct parse_ctx *ctx, const char *fmt, ...)
@@ -256,6 +259,15 @@ static int handler(void *user, const char *section, const char *key, const char 
     }
     if (IS("usb", "id"))
         return add_usb_id(ctx, value);
+    if (IS("flow", "retries"))
+        return set_u32(ctx, &cfg->flow.retries, 0, 10, section, key, value);
+    if (IS("flow", "retry_delay_ms"))
+        return set_u32(ctx, &cfg->flow.retry_delay_ms, 0, 600000, section, key, value);
+    if (IS("flow", "reboot_timeout_ms"))
+        return set_u32(ctx, &cfg->flow.reboot_timeout_ms, 1000, 3600000, section, key, value);
+    if (IS("flow", "at_options"))
+        return set_string(ctx, cfg->flow.at_options, sizeof(cfg->flow.at_options), section, key,
+                          value);
 #undef IS
     if (strncmp(section, "recipe ", 7) == 0) {
         struct config_recipe *recipe = recipe_section(ctx, section);
@@ -266,6 +278,8 @@ static int handler(void *user, const char *section, const char *key, const char 
                 return fail(ctx, "[%s] package: empty path", section);
             return set_string(ctx, recipe->package, sizeof(recipe->package), section, key, value);
         }
+        if (strcmp(key, "options") == 0)
+            return set_string(ctx, recipe->options, sizeof(recipe->options), section, key, value);
     }
     if (strncmp(section, "slot ", 5) == 0) {
         struct config_slot *slot = slot_section(ctx, section);

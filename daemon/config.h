@@ -30,6 +30,15 @@ struct config_usb_id {
 struct config_recipe {
     char name[CONFIG_LABEL_MAX];
     char package[PATH_MAX]; /* file or extracted directory; relative to the working directory */
+    char options[256];      /* driver options for its flash sessions ("key=value;..."), "" = none */
+};
+
+/* The per-slot production flow ([flow]). */
+struct config_flow {
+    uint32_t retries;           /* automatic retries of a transient failure (same module) */
+    uint32_t retry_delay_ms;    /* pause before a retry: let a glitching module settle */
+    uint32_t reboot_timeout_ms; /* after the flash: the module must be back in AT mode by then */
+    char at_options[128];       /* extra options of the AT sessions ("sync_tries=8;...") */
 };
 
 struct config_limits {
@@ -59,6 +68,7 @@ struct config {
     struct config_recipe recipes[CONFIG_MAX_RECIPES];
     size_t recipe_count;
     struct config_limits limits;
+    struct config_flow flow;
 };
 
 void config_defaults(struct config *cfg);

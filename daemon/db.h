@@ -229,8 +229,9 @@ int db_attempt_begin(struct db *db, struct db_attempt *a, int64_t *ret_id);
 /* Ends attempt a->id exactly once: result (pass, fail or aborted, else -EINVAL),
  * ended_unix_ms (required), duration_ms, bytes_written, revision_after, fail_stage,
  * fail_code, fail_message, log_ref. Identity learnt late (a module that arrived in download
- * mode is identified after reboot): a non-empty imei, module_model, ordering_code,
- * submodel or revision_before in a replaces the stored one, and a changed IMEI recomputes
+ * mode is identified after reboot; the package is chosen after identification): a non-empty
+ * imei, module_model, ordering_code, submodel, revision_before, platform, package_name,
+ * package_version, package_sha256 or protocol in a replaces the stored one; a changed IMEI recomputes
  * attempt_no as db_attempt_set_imei does. Writes back a->attempt_no and a->finish_seq.
  * -ENOENT: no such attempt; -EALREADY: it was already finished (nothing changes). */
 int db_attempt_finish(struct db *db, struct db_attempt *a);

@@ -227,14 +227,20 @@ static const char sql_finish[] =
     " attempt_no = CASE WHEN ?15 <> '' AND ?15 <> imei THEN 1 + (SELECT count(*) FROM attempts p"
     "  WHERE p.imei = ?15 AND p.id < attempts.id) ELSE attempt_no END,"
     " imei = CASE WHEN ?15 <> '' THEN ?15 ELSE imei END,"
+    " platform = CASE WHEN ?16 <> '' THEN ?16 ELSE platform END,"
+    " package_name = CASE WHEN ?17 <> '' THEN ?17 ELSE package_name END,"
+    " package_version = CASE WHEN ?18 <> '' THEN ?18 ELSE package_version END,"
+    " package_sha256 = CASE WHEN ?19 <> '' THEN ?19 ELSE package_sha256 END,"
+    " protocol = CASE WHEN ?20 <> '' THEN ?20 ELSE protocol END,"
     " finish_seq = (SELECT coalesce(max(finish_seq), 0) + 1 FROM attempts)"
     " WHERE id = ?1 AND result = 'running'"
     " RETURNING attempt_no, finish_seq";
 
 static const struct attempt_field finish_fields[] = {
-    FIELD(revision_after),  FIELD(fail_stage),   FIELD(fail_code),     FIELD(fail_message),
-    FIELD(log_ref),         FIELD(module_model), FIELD(ordering_code), FIELD(submodel),
-    FIELD(revision_before), FIELD(imei),
+    FIELD(revision_after),  FIELD(fail_stage),     FIELD(fail_code),     FIELD(fail_message),
+    FIELD(log_ref),         FIELD(module_model),   FIELD(ordering_code), FIELD(submodel),
+    FIELD(revision_before), FIELD(imei),           FIELD(platform),      FIELD(package_name),
+    FIELD(package_version), FIELD(package_sha256), FIELD(protocol),
 };
 
 int db_attempt_finish(struct db *db, struct db_attempt *a)

@@ -102,7 +102,9 @@ static void begin_shutdown(struct daemon_ctx *d, const char *why)
     st->stopping = 1;
     log_notice("flashrackd: %s, shutting down", why);
     sd_notify(0, "STOPPING=1");
-    /* Running jobs end as aborted; their owners record them; then the sources close. */
+    /* Attempts between two jobs end as aborted now; running jobs end as aborted, their
+     * owners record them; then the sources close. */
+    workflow_stop(st->workflow, "daemon shutting down");
     size_t running = st->rack ? slot_jobs_abort_all(st, "daemon shutting down") : 0;
     if (running) {
         log_notice("flashrackd: waiting for %zu aborted jobs to finish", running);

@@ -19,6 +19,9 @@ struct slot_job {
     struct slot_job_params p;
     struct job *job;
     int waiting_device; /* the session asked for re-enumeration */
+    /* slot->attach_count when it asked: only a device attached after that is "back" (the old
+     * one may still be listed, its ttys already gone, when the wait begins) */
+    uint64_t wait_attach_count;
     struct db_attempt attempt;
     int64_t attempt_id; /* 0: not recorded (no database, or the insert failed) */
 };
@@ -78,6 +81,7 @@ static void on_wait_device(void *owner, struct job *job, uint32_t timeout_ms)
     (void)job, (void)timeout_ms;
     struct slot_job *sj = owner;
     sj->waiting_device = 1;
+    sj->wait_attach_count = sj->slot->attach_count;
 }
 
 static void on_progress(void *owner, struct job *job)
@@ -88,7 +92,7 @@ static void on_progress(void *owner, struct job *job)
 static void record_begin(struct slot_job *sj)
 {
     struct station *st = sj->st;
-    if (!st->db)
+    if (!st->db || sj->p.unrecorded)
         return;
     struct db_attempt *a = &sj->attempt;
     if (sj->p.attempt)
@@ -109,18 +113,19 @@ static void record_begin(struct slot_job *sj)
 }
 
 /* The wire ring of a failed attempt goes to data_dir/attempts/<uuid>.log: a line failure
- * becomes a reproducible test case. Returns the path relative to data_dir, or "". */
-static void save_trace(struct slot_job *sj, const struct job *job, char *ref, size_t reflen)
+ * becomes a reproducible test case. */
+void slot_job_save_trace(struct station *st, const struct slot *slot, const struct job *job,
+                         const char *uuid, char *ref, size_t reflen)
 {
     ref[0] = '\0';
     char dir[PATH_MAX + 16], path[PATH_MAX + 64];
-    snprintf(dir, sizeof(dir), "%s/attempts", sj->st->cfg.data_dir);
+    snprintf(dir, sizeof(dir), "%s/attempts", st->cfg.data_dir);
     if (mkdir(dir, 0750) < 0 && errno != EEXIST)
         return;
-    snprintf(path, sizeof(path), "%s/%s.log", dir, sj->attempt.attempt_uuid);
+    snprintf(path, sizeof(path), "%s/%s.log", dir, uuid);
     FILE *f = fopen(path, "w");
     if (!f) {
-        log_slot(LOG_LEVEL_WARNING, sj->slot->cfg.label, sj->attempt.usb_path,
+        log_slot(LOG_LEVEL_WARNING, slot->cfg.label, slot->device ? slot->device->port_path : "",
                  "cannot save the wire trace %s: %s", path, strerror(errno));
         return;
     }
@@ -128,7 +133,7 @@ static void save_trace(struct slot_job *sj, const struct job *job, char *ref, si
     job_wire_trace(job, trace, sizeof(trace));
     fputs(trace, f);
     if (fclose(f) == 0)
-        snprintf(ref, reflen, "attempts/%s.log", sj->attempt.attempt_uuid);
+        snprintf(ref, reflen, "attempts/%s.log", uuid);
 }
 
 static void record_finish(struct slot_job *sj, const struct job *job, const struct job_result *res)
@@ -147,7 +152,7 @@ static void record_finish(struct slot_job *sj, const struct job *job, const stru
         db_field_set(a->fail_stage, sizeof(a->fail_stage), res->stage);
         db_field_set(a->fail_code, sizeof(a->fail_code), fail_code_to_string(res->code));
         db_field_set(a->fail_message, sizeof(a->fail_message), res->message);
-        save_trace(sj, job, a->log_ref, sizeof(a->log_ref));
+        slot_job_save_trace(st, sj->slot, job, a->attempt_uuid, a->log_ref, sizeof(a->log_ref));
     }
     if (res->ident.imei[0])
         db_field_set(a->imei, sizeof(a->imei), res->ident.imei);
@@ -179,7 +184,7 @@ static const struct job_hooks slot_job_hooks = {on_wait_device, on_progress, on_
 /* The device on the slot changed while a job waits for it: attach when it is usable. */
 static void try_attach(struct slot_job *sj)
 {
-    if (!sj->waiting_device || !sj->slot->device)
+    if (!sj->waiting_device || !sj->slot->device || sj->slot->attach_count == sj->wait_attach_count)
         return;
     struct transport *t;
     int r = open_transport(sj, &t);
@@ -299,6 +304,11 @@ size_t slot_jobs_active(struct station *st)
         if (rack_slot(st->rack, i)->job)
             n++;
     return n;
+}
+
+const struct proto_ctx *slot_job_ctx(const struct slot *slot)
+{
+    return slot->job && slot->job->job ? job_ctx(slot->job->job) : NULL;
 }
 
 size_t slot_jobs_abort_all(struct station *st, const char *why)

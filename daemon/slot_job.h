@@ -22,6 +22,9 @@ struct slot_job_params {
     /* Identity for the attempt row (operator, work order, package, ...); may be NULL. The
      * job fills station, slot, port, protocol and times itself. */
     const struct db_attempt *attempt;
+    /* The owner records the attempt itself (the production flow spans several jobs per
+     * attempt): no row is written here, attempt is ignored and attempt_id is 0. */
+    int unrecorded;
     /* Final; the attempt row is finished and the slot is free again (slot->job == NULL)
      * when this runs; attempt_id is 0 when the station has no database. The slot_job is
      * freed right after it returns. */
@@ -40,6 +43,13 @@ void slot_job_abort(struct slot *slot, const char *why);
 /* Aborts every running job (shutdown); returns how many were running. */
 size_t slot_jobs_abort_all(struct station *st, const char *why);
 size_t slot_jobs_active(struct station *st);
+/* The session context of the job running on slot (progress, identity), or NULL. */
+const struct proto_ctx *slot_job_ctx(const struct slot *slot);
+
+/* Saves job's wire ring as data_dir/attempts/<uuid>.log; writes the path relative to
+ * data_dir into ref ("" when it could not be saved: logged). */
+void slot_job_save_trace(struct station *st, const struct slot *slot, const struct job *job,
+                         const char *uuid, char *ref, size_t reflen);
 
 /* How the driver reaches this device: interface and transport (PROTO_TRANSPORT_*), or
  * -ENOENT when the id is unknown to the driver and to the config. */

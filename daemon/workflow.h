@@ -1,25 +1,78 @@
-/* The per-slot production flow. Today: the download-mode path (a module that arrives already
- * in download mode — boot pin, or switched by hand — on a mapped slot is flashed with the
- * station's recipe for its platform, and the attempt recorded). Identification over AT, the
- * ordering-code guard, the AT switch and verification after reboot come with the workflow
- * issue on top of this module. */
+/* The per-slot production flow (product.md "The slot flow"), driven by the job engine:
+ *
+ *   AT-mode module:   identify (at session) → guard (flow_pick_recipe) → switch
+ *                     (AT+QDOWNLOAD=1, the module comes back as its download port) → flash
+ *                     (platform driver) → reboot (wait for the AT port on the same physical
+ *                     port) → verify (identify again; flow_verify) → pass / fail
+ *   download-mode module (boot pin): flash with the one recipe of its platform → reboot →
+ *                     verify, which reads the identity the first step could not
+ *
+ * One attempt row covers one try from the first job to the verdict (several jobs). A
+ * transient failure (flow_is_transient) is tried again on the same module up to
+ * [flow] retries times, each try its own row (attempt_no counts per IMEI). After a verdict
+ * the slot waits for the module to be removed; the next device on the slot starts over.
+ * Every failure carries an instruction for the operator (flow_instruction).
+ */
 #ifndef FLASHRACK_WORKFLOW_H
 #define FLASHRACK_WORKFLOW_H
+
+#include <stdint.h>
 
 #include "station.h"
 
 struct workflow;
+struct slot;
+
+enum flow_state {
+    FLOW_IDLE = 0,      /* no module, or a device that is not a module */
+    FLOW_IDENTIFYING,   /* reading model, revision, IMEI over AT */
+    FLOW_SWITCHING,     /* AT+QDOWNLOAD=1 sent, waiting for the download port */
+    FLOW_WAIT_DOWNLOAD, /* the download port is there but cannot be opened yet (its tty) */
+    FLOW_FLASHING,
+    FLOW_REBOOTING, /* flashed; waiting for the module to come back in AT mode */
+    FLOW_VERIFYING,
+    FLOW_RETRY_WAIT, /* a transient failure; the next try starts after retry_delay_ms */
+    FLOW_PASS,       /* verdicts: the module waits to be removed */
+    FLOW_FAIL,
+    FLOW_COUNT
+};
+const char *flow_state_to_string(enum flow_state s);
+
+/* What the dashboard and API show for a slot. Strings point into the workflow: copy them
+ * before the loop runs again. */
+struct flow_view {
+    enum flow_state state;
+    uint64_t state_since_unix_ms;
+    int64_t attempt_id; /* the open attempt, or the last one; 0 = none */
+    unsigned try_no;    /* 1 for the first try of this module */
+    /* The last attempt's failure (kept when the failed module is pulled, until the next
+     * module starts), else "" */
+    const char *stage;
+    const char *code;
+    const char *message;     /* what happened, one line */
+    const char *instruction; /* what the operator does next ("" while all is well) */
+    const char *model;       /* "EC800M", "" until known */
+    const char *imei;
+    const char *revision_before, *revision_after;
+    const char *recipe, *package, *version; /* "" until chosen */
+    const char *phase;                      /* session phase while a job runs */
+    uint64_t done, total;                   /* bytes of the flash; total 0 = unknown */
+    uint64_t flash_started_unix_ms;
+};
 
 /* Loads every [recipe] package on a worker (pkg_cache) and listens to the rack. */
 int workflow_new(struct station *st, struct workflow **ret);
 /* Recipes still loading. */
 size_t workflow_pending(const struct workflow *w);
+/* Shutdown: closes the timers and finishes the attempts that have no job running right now
+ * (waiting for a reboot, a retry, a port) as aborted; running jobs are aborted by the caller
+ * (slot_jobs_abort_all) and recorded when they end. */
+void workflow_stop(struct workflow *w, const char *why);
 /* Drops the packages. Call after every job finished and the loop ran dry (-EBUSY while a
  * package load is still queued). */
 int workflow_free(struct workflow *w);
 
-/* A download port back on a slot this soon after its flash ended, with no other device seen
- * there in between, is not flashed again on its own (the module did not reboot). */
-#define WORKFLOW_HOLD_MS 10000
+/* The flow of the slot at index (config order); -ENOENT past the end. */
+int workflow_slot_view(const struct workflow *w, size_t index, struct flow_view *ret);
 
 #endif

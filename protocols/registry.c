@@ -1,5 +1,7 @@
 /* The explicit list of protocol drivers. A driver is added here by name; nothing registers
  * itself at load time, so the set a binary speaks is visible in one place. */
+#include "asr/asr.h"
+#include "asr1803/asr1803.h"
 #include "at/at.h"
 #include "protocol.h"
 #include "unisoc/unisoc.h"
@@ -10,6 +12,8 @@
 static const struct proto *const drivers[] = {
     &unisoc_proto,
     &at_proto,
+    &asr1803_proto,
+    &asr_proto,
     NULL, /* keeps the array non-empty; never returned */
 };
 

@@ -14,6 +14,10 @@ RACK_PID=""
 e2e_fail() {
   echo "FAIL: $*" >&2
   if [ -f "$E2E_TMP/daemon.log" ]; then
+    # the whole log stays for a look after the temp dir is gone
+    mkdir -p "$FLASHRACK_BUILD_DIR/e2e-logs"
+    cp "$E2E_TMP/daemon.log" "$FLASHRACK_BUILD_DIR/e2e-logs/$(basename "$0" .sh).log"
+    echo "---- whole daemon log: $FLASHRACK_BUILD_DIR/e2e-logs/$(basename "$0" .sh).log" >&2
     echo "---- daemon log (last 40 lines)" >&2
     tail -n 40 "$E2E_TMP/daemon.log" >&2
   fi
@@ -22,10 +26,13 @@ e2e_fail() {
 
 e2e_cleanup() {
   # bash unsets RACK and RACK_PID when the coprocess exits
-  if [ -n "${RACK_PID:-}" ] && kill -0 "$RACK_PID" 2>/dev/null; then
+  # (copy the pid: bash unsets RACK_PID when the coprocess exits, and "kill" with an empty
+  # or 0 pid would signal this whole process group, ctest included)
+  local pid=${RACK_PID:-}
+  if [ -n "$pid" ] && [ "$pid" != 0 ] && kill -0 "$pid" 2>/dev/null; then
     [ -n "${RACK[1]:-}" ] && echo quit >&"${RACK[1]}" 2>/dev/null || true
     sleep 0.5
-    kill "${RACK_PID:-0}" 2>/dev/null || true
+    kill "$pid" 2>/dev/null || true
   fi
   rm -rf "$E2E_TMP"
 }
@@ -61,9 +68,10 @@ api() {
   curl -sS --max-time 10 "http://127.0.0.1:$E2E_PORT$1"
 }
 
-# wait_for DESCRIPTION PATH JQ_FILTER: polls until the filter prints "true" (30 s at most).
+# wait_for DESCRIPTION PATH JQ_FILTER: polls until the filter prints "true" (E2E_WAIT_S,
+# default 30 s, at most).
 wait_for() {
-  local what=$1 path=$2 filter=$3 deadline=$((SECONDS + 30)) out=""
+  local what=$1 path=$2 filter=$3 deadline=$((SECONDS + ${E2E_WAIT_S:-30})) out=""
   while [ $SECONDS -lt $deadline ]; do
     out=$(api "$path" | jq -r "$filter" 2>/dev/null || true)
     [ "$out" = "true" ] && return 0
@@ -85,4 +93,16 @@ e2e_stop() {
 
 sql() {
   sqlite3 -batch -noheader "$E2E_TMP/flashrack.db" "$1"
+}
+
+# e2e_imei N: a valid IMEI (Luhn check digit) made from a test TAC and the number N.
+e2e_imei() {
+  local body sum=0 d i
+  body=$(printf '86612305%06d' "$1")
+  for ((i = 0; i < 14; i++)); do
+    d=${body:i:1}
+    if ((i % 2 == 1)); then d=$((d * 2)); ((d > 9)) && d=$((d - 9)); fi
+    sum=$((sum + d))
+  done
+  echo "$body$(((10 - sum % 10) % 10))"
 }

@@ -1,8 +1,9 @@
-/* flashrack-mkpkg OUTDIR: writes one synthetic package per layout of seed 003 (names and
- * nesting exactly as drawn there), the seed-000 forms (EC200A .blf, BG95 .mbn, FC41D and
- * FCM360W .bin, EG912N zip), junk-laden variants, and hostile inputs under OUTDIR/bad/.
- * OUTDIR/MANIFEST lists "<path> <flash_file> <platform> <series> <submodel> <version>
- * <layout>": the answer `flashrack inspect` must give, from the seed document. */
+/* flashrack-mkpkg OUTDIR (and --firmware NAME OUTDIR, see one_firmware): writes one synthetic
+ * package per layout of seed 003 (names and nesting exactly as drawn there), the seed-000 forms
+ * (EC200A .blf, BG95 .mbn, FC41D and FCM360W .bin, EG912N zip), junk-laden variants, and hostile
+ * inputs under OUTDIR/bad/. OUTDIR/MANIFEST lists "<path> <flash_file> <platform> <series>
+ * <submodel> <version> <layout>": the answer `flashrack inspect` must give, from the seed document.
+ */
 #include "mkpkg.h"
 
 #include <stdio.h>
@@ -152,6 +153,7 @@ static void unisoc_layouts(const char *out)
     snprintf(a, sizeof(a), "%s/8915DM_cat1_open_%s.pac", tmp, tmp);
     zip_add_buf(&z, a, make_pac("UIX8910_MODEM", "8915DM_cat1_open", 0, 750));
     snprintf(a, sizeof(a), "%s/8915DM_cat1_open_%s_merge.pac", tmp, tmp);
+    mkpkg_fw_revision = tmp; /* what a module reports after booting it */
     zip_add_buf(&z, a, make_pac("UIX8910_MODEM", "8915DM_cat1_open", 1, 760));
     snprintf(a, sizeof(a), "unisoc-temporary/%s.zip", tmp);
     out_zip(out, a, &z);
@@ -162,6 +164,7 @@ static void unisoc_layouts(const char *out)
     snprintf(a, sizeof(a), "%s/changelog.md", old);
     zip_add_text(&z, a, "# Changelog\n");
     snprintf(a, sizeof(a), "%s/%s.pac", old, old);
+    mkpkg_fw_revision = "EC600UCNLBR03A01M08_OCPU_QPY_BETA0004";
     zip_add_buf(&z, a, make_pac("UIX8910_MODEM", "8915DM_cat1_open", 1, 770));
     snprintf(a, sizeof(a), "%s/Quectel_Disclaimer_for_Software_BETA_Version.pdf", old);
     disclaimer(&z, a);
@@ -174,7 +177,9 @@ static void unisoc_layouts(const char *out)
     struct zip inner = {0};
     zip_add_text(&inner, "platform_config.json", "{\"platform\": \"unisoc8910\"}\n");
     snprintf(a, sizeof(a), "%s.pac", nw);
+    mkpkg_fw_revision = "EC600UCNLCR03A01M08_OCPU_QPY_BETA0001";
     zip_add_buf(&inner, a, make_pac("UIX8910_MODEM", "8915DM_cat1_open", 1, 780));
+    mkpkg_fw_revision = NULL;
     snprintf(a, sizeof(a), "%s/changelog.md", nw);
     zip_add_text(&z, a, "# Changelog\n");
     snprintf(a, sizeof(a), "%s/Quectel_Disclaimer_for_Software_BETA_Version.pdf", nw);
@@ -294,8 +299,10 @@ static void other_layouts(const char *out)
                "asr-official");
         struct zip in = {0};
         zip_add_text(&in, "platform_config.json", "{\"platform\": \"unisoc\"}\n");
+        mkpkg_fw_revision = "EC600UCNLCR03A01M08_OCPU_QPY_BETA0001";
         zip_add_buf(&in, "QPY_OCPU_BETA0001_EC600U_CNLC_FW.pac",
                     make_pac("UIX8910_MODEM", "8915DM_cat1_open", 1, 1610));
+        mkpkg_fw_revision = NULL;
         struct buf b1 = zip_build(&in, 0);
         zip_free(&in);
         write_file(out, "direct/QPY_OCPU_BETA0001_EC600U_CNLC_FW.bin", b1.p, b1.len);
@@ -318,7 +325,9 @@ static void other_layouts(const char *out)
         expect("direct/QPY_BETA0003_EC800E_CNLC_FW/at_command.binpkg", "at_command.binpkg",
                "eigencomm", "EC800E", "CNLC", "BETA0003", "eigencomm-old");
     }
+    mkpkg_fw_revision = "EC200UCNAAR03A14M08_OCPU_QPY_V0001";
     struct buf pac = make_pac("UIX8910_MODEM", "8915DM_cat1_open", 1, 1500);
+    mkpkg_fw_revision = NULL;
     write_file(out, "direct/QPY_OCPU_V0001_EC200U_CNAA_FW.pac", pac.p, pac.len);
     buf_free(&pac);
     expect("direct/QPY_OCPU_V0001_EC200U_CNAA_FW.pac", "QPY_OCPU_V0001_EC200U_CNAA_FW.pac",
@@ -327,10 +336,59 @@ static void other_layouts(const char *out)
 
 int mkpkg_bad(const char *out);
 
+/* "QPY_OCPU_V0001_EC200U_CNAA_FW" -> version, series, sub-model; 0 or -1. */
+static int split_firmware_name(const char *name, char *ver, char *series, char *sub)
+{
+    char tail[8];
+    if (sscanf(name, "QPY_OCPU_%15[A-Z0-9]_%15[A-Z0-9]_%7[A-Z0-9]_%7[A-Z]", ver, series, sub,
+               tail) != 4 ||
+        strcmp(tail, "FW") != 0)
+        return -1;
+    return 0;
+}
+
+/* --firmware NAME OUTDIR: one package for a production-flow test, named after the firmware
+ * the way Quectel names official releases, whose application image carries the revision a
+ * module reports after booting it (SERIES SUB R01A01M08 _OCPU_QPY_ VERSION). Unisoc series
+ * get a bare .pac, the others (ASR Crane) a flashable zip. Prints the path. */
+static int one_firmware(const char *name, const char *out)
+{
+    char ver[16], series[16], sub[8], rev[96], rel[256];
+    if (split_firmware_name(name, ver, series, sub) < 0) {
+        fprintf(stderr, "flashrack-mkpkg: '%s' is not QPY_OCPU_<VER>_<SERIES>_<SUB>_FW\n", name);
+        return 2;
+    }
+    snprintf(rev, sizeof(rev), "%s%sR01A01M08_OCPU_QPY_%s", series, sub, ver);
+    mkpkg_fw_revision = rev;
+    uint32_t seed = 0;
+    for (const char *p = name; *p; p++)
+        seed = seed * 31u + (uint8_t)*p;
+    int unisoc8910 = !strncmp(series, "EC200U", 6) || !strncmp(series, "EC600U", 6) ||
+                     !strncmp(series, "EG915U", 6) || !strncmp(series, "EG912U", 6);
+    int unisoc8850 = !strncmp(series, "EC600G", 6) || !strncmp(series, "EC800G", 6);
+    struct buf b;
+    if (unisoc8910 || unisoc8850) {
+        b = unisoc8910 ? make_pac("UIX8910_MODEM", "8915DM_cat1_open", 1, seed)
+                       : make_pac_8850("UIS8850_MODEM", "8850DG_cat1_open", 1, seed);
+        snprintf(rel, sizeof(rel), "%s.pac", name);
+    } else {
+        b = make_asr_flashable_zip(seed);
+        snprintf(rel, sizeof(rel), "%s.zip", name);
+    }
+    write_file(out, rel, b.p, b.len);
+    buf_free(&b);
+    printf("%s/%s\n", out, rel);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "--firmware") == 0)
+        return one_firmware(argv[2], argv[3]);
     if (argc != 2) {
-        fprintf(stderr, "usage: flashrack-mkpkg OUTDIR\n");
+        fprintf(stderr,
+                "usage: flashrack-mkpkg OUTDIR\n"
+                "       flashrack-mkpkg --firmware QPY_OCPU_<VER>_<SERIES>_<SUB>_FW OUTDIR\n");
         return 2;
     }
     const char *out = argv[1];

@@ -25,6 +25,12 @@ void buf_free(struct buf *b);
 /* Deterministic pseudo-random bytes (firmware-like, does not compress). */
 void fill_random(uint8_t *p, size_t n, uint32_t seed);
 struct buf random_image(size_t n, uint32_t seed);
+/* The firmware revision a module reports after booting the image (NULL = none): the
+ * application images of the packages built while it is set carry it as
+ * "QUECTEL_REVISION=<rev>\0" (see tests/sim/sim.h), which the device models read back. */
+extern const char *mkpkg_fw_revision;
+/* random_image with the revision marker of mkpkg_fw_revision at offset 256 (n >= 512). */
+struct buf firmware_image(size_t n, uint32_t seed);
 
 /* Zip members: data == NULL and len == 0 with a trailing '/' in path makes a directory.
  * symlink != NULL makes a symbolic link entry (for hostile test inputs). */

@@ -45,19 +45,19 @@ struct pac_file {
 
 /* fdl1_id: "HOST_FDL" for the UIS8910DM (loaded through the PDL ROM), "FDL" for the classic
  * ROM of the UIS8850 (loaded over BSL). */
-static struct buf make_pac_fdl(const char *product, const char *alias, int with_app,
-                               uint32_t seed, const char *fdl1_id)
+static struct buf make_pac_fdl(const char *product, const char *alias, int with_app, uint32_t seed,
+                               const char *fdl1_id)
 {
     struct pac_file f[8];
     size_t n = 0;
-    f[n++] = (struct pac_file){fdl1_id, "fdl1.img", fdl1_id, NULL,
-                               0x8000c0,   0xff40,     0x101,      random_image(3000, seed + 1)};
+    f[n++] = (struct pac_file){fdl1_id,  "fdl1.img", fdl1_id, NULL,
+                               0x8000c0, 0xff40,     0x101,   random_image(3000, seed + 1)};
     f[n++] = (struct pac_file){"FDL2",   "fdl2.img", "FDL2", NULL,
                                0x810000, 0x30000,    0x101,  random_image(5000, seed + 2)};
     f[n++] = (struct pac_file){"BOOT",     "boot.img", "CODE", NULL,
                                0x60000000, 0x10000,    1,      random_image(6000, seed + 3)};
     f[n++] = (struct pac_file){"AP",       "ap.img", "CODE", NULL,
-                               0x60010000, 0x400000, 1,      random_image(20000, seed + 4)};
+                               0x60010000, 0x400000, 1,      firmware_image(20000, seed + 4)};
     f[n++] = (struct pac_file){"PS",       "modem.img", "CODE", NULL,
                                0x60500000, 0x300000,    1,      random_image(16000, seed + 5)};
     f[n++] = (struct pac_file){"NV",       "nvitem.bin", "NV", "nv",
@@ -278,7 +278,7 @@ void add_asr_flashable(struct zip *z, const char *prefix, uint32_t seed)
                       "\"weight\": 1000}\n]\n");
 #define P(name) (snprintf(path, sizeof(path), "%s%s", prefix, name), path)
     zip_add_buf(z, P("bootloader.ubi"), random_image(4096, seed + 10));
-    zip_add_buf(z, P("cp.bin"), random_image(24000, seed + 11));
+    zip_add_buf(z, P("cp.bin"), firmware_image(24000, seed + 11));
     zip_add_buf(z, P("customer_app.bin"), random_image(8192, seed + 12));
     struct buf fs = {0};
     buf_zero(&fs, 65536);

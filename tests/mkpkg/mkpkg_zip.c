@@ -94,6 +94,20 @@ struct buf random_image(size_t n, uint32_t seed)
     return b;
 }
 
+const char *mkpkg_fw_revision;
+
+struct buf firmware_image(size_t n, uint32_t seed)
+{
+    struct buf b = random_image(n, seed);
+    if (mkpkg_fw_revision) {
+        char marker[128];
+        int len = snprintf(marker, sizeof(marker), "QUECTEL_REVISION=%s", mkpkg_fw_revision);
+        if (len > 0 && (size_t)len + 1 + 256 <= n && (size_t)len < sizeof(marker))
+            memcpy(b.p + 256, marker, (size_t)len + 1); /* with its NUL */
+    }
+    return b;
+}
+
 void zip_add(struct zip *z, const char *path, const uint8_t *data, size_t len)
 {
     if (z->n >= sizeof(z->m) / sizeof(z->m[0])) {

@@ -29,6 +29,9 @@
  * reply_delay_ms=, urc_every=N (a URC between the echo and the reply of every Nth command),
  * urc_text= (no commas: options are comma separated), garbage=N (noise bytes before the boot URCs),
  * download=PROFILE|none (default from the series' platform: asr-dl, unisoc-dl, else none),
+ * download_opts=K:V/K:V (options for the download model after AT+QDOWNLOAD=1: fault knobs),
+ * unit=SERIES.SUBMODEL.IMEI.ICCID (the module back from download mode, see sim.h: wins over
+ * series/submodel/imei/iccid/sim; the AT+QDOWNLOAD=1 replug passes it on),
  * download_delay_ms=, at_chan=, cmee=0|1|2, and leave_after_ms= / replug= (a spontaneous
  * reset, as in "silent", so plug lines written for that model keep working).
  *
@@ -57,6 +60,8 @@ struct at_module {
     char series[16], submodel[8], revision[64], qgmr[96], imei[16], iccid[24];
     bool sim_present;
     char download[64], replug[64], urc_text[64];
+    char unit_imei[16], unit_iccid[24]; /* from unit= (a module back from download mode) */
+    char download_opts[128];            /* extra options of the download profile, "k=v k=v" */
     unsigned at_chan;
     /* behaviour */
     bool echo, boot_urcs;
@@ -263,7 +268,14 @@ static void handle_command(struct at_module *a, const char *cmd, uint64_t now_ms
         a->leaving = true;
         if (!a->action_taken) {
             a->action_at_ms = a->pending_at_ms + a->download_delay_ms;
+            char unit[SIM_UNIT_MAX];
+            snprintf(unit, sizeof(unit), "%s.%s.%s.%s", a->series, a->submodel, a->imei,
+                     a->sim_present ? a->iccid : "-");
             snprintf(a->action, sizeof(a->action), "replug %s", a->download);
+            sim_unit_replug_args(a->action, sizeof(a->action), unit, NULL);
+            size_t n = strlen(a->action);
+            if (a->download_opts[0] && n < sizeof(a->action))
+                snprintf(a->action + n, sizeof(a->action) - n, " %s", a->download_opts);
         }
     } else {
         reply_error(a, 0, NULL);
@@ -459,6 +471,24 @@ static int parse_identity(struct at_module *a, struct sim_opts *opts, char *err,
     r = r ? r : get_word(opts, "submodel", a->submodel, sizeof(a->submodel), true, err, err_len);
     if (r)
         return r;
+    /* The same module back from download mode: its identity wins over profile defaults. */
+    const char *unit = sim_opts_get(opts, "unit");
+    if (unit) {
+        r = sim_unit_check(unit, err, err_len);
+        if (r)
+            return r;
+        char f[4][SIM_UNIT_MAX];
+        if (sscanf(unit, "%95[^.].%95[^.].%95[^.].%95s", f[0], f[1], f[2], f[3]) != 4 ||
+            strlen(f[0]) >= sizeof(a->series) || strlen(f[1]) >= sizeof(a->submodel) ||
+            !all_digits(f[2], 15, 15) || (strcmp(f[3], "-") && !all_digits(f[3], 18, 22))) {
+            snprintf(err, err_len, "unit=%s: bad series, sub-model, IMEI or ICCID", unit);
+            return -EINVAL;
+        }
+        snprintf(a->series, sizeof(a->series), "%s", f[0]);
+        snprintf(a->submodel, sizeof(a->submodel), "%s", f[1]);
+        snprintf(a->unit_imei, sizeof(a->unit_imei), "%.15s", f[2]);
+        snprintf(a->unit_iccid, sizeof(a->unit_iccid), "%.23s", f[3]);
+    }
     const char *release = "R01A01M08", *download = NULL;
     for (size_t i = 0; i < sizeof(series_table) / sizeof(series_table[0]); i++) {
         if (!strcmp(series_table[i].series, a->series)) {
@@ -482,6 +512,8 @@ static int parse_identity(struct at_module *a, struct sim_opts *opts, char *err,
     if (r)
         return r;
     const char *imei = sim_opts_get(opts, "imei");
+    if (a->unit_imei[0])
+        imei = a->unit_imei; /* checked like an imei= option */
     if (imei) {
         if (!all_digits(imei, 15, 15)) {
             snprintf(err, err_len, "imei=%s: an IMEI is 15 digits", imei);
@@ -500,6 +532,10 @@ static int parse_identity(struct at_module *a, struct sim_opts *opts, char *err,
 
     const char *sim = sim_opts_get(opts, "sim");
     const char *iccid = sim_opts_get(opts, "iccid");
+    if (a->unit_iccid[0]) {
+        sim = strcmp(a->unit_iccid, "-") ? "present" : "absent";
+        iccid = strcmp(a->unit_iccid, "-") ? a->unit_iccid : NULL;
+    }
     if (sim && strcmp(sim, "present") && strcmp(sim, "absent")) {
         snprintf(err, err_len, "option sim=%s is not present/absent", sim);
         return -EINVAL;
@@ -542,6 +578,24 @@ static int at_create(struct sim_opts *opts, struct sim_model **ret_model, char *
     r = r ? r
           : sim_opts_get_u64(opts, "leave_after_ms", SIM_NEVER, &a->leave_after_ms, err, err_len);
     r = r ? r : get_word(opts, "replug", a->replug, sizeof(a->replug), false, err, err_len);
+    /* download_opts=k:v/k:v → " k=v k=v" on the replug: fault knobs of the download model. */
+    const char *dl = sim_opts_get(opts, "download_opts");
+    if (r == 0 && dl) {
+        size_t n = 0;
+        for (const char *p = dl; *p && r == 0; p++) {
+            char c = *p == ':' ? '=' : *p == '/' ? ' ' : *p;
+            if (!isalnum((unsigned char)*p) && !strchr(":/_-.", *p)) {
+                snprintf(err, err_len, "download_opts=%s: only k:v pairs joined by '/'", dl);
+                r = -EINVAL;
+            } else if (n + 2 >= sizeof(a->download_opts)) {
+                snprintf(err, err_len, "download_opts=%s is too long", dl);
+                r = -EINVAL;
+            } else {
+                a->download_opts[n++] = c;
+            }
+        }
+        a->download_opts[n] = '\0';
+    }
     const char *urc = sim_opts_get(opts, "urc_text");
     if (r == 0 && urc) {
         if (!*urc || strlen(urc) >= sizeof(a->urc_text) || strpbrk(urc, "\r\n")) {

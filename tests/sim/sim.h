@@ -140,4 +140,37 @@ const char *sim_opts_first_unused(const struct sim_opts *opts);
 int sim_stats_add(char *buf, size_t cap, size_t *pos, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* ---- one module across its re-enumerations (sim_unit.c) ----------------------------------
+ *
+ * A module keeps its identity when it reboots into another USB identity (AT mode → download
+ * mode → AT mode), but each identity is a fresh model. Models hand it along as the option
+ * "unit=SERIES.SUBMODEL.IMEI.ICCID" (ICCID "-" without a SIM) in their "replug" actions:
+ * at_module writes it, download models keep it opaque and give it back on reset, adding
+ * "revision=REV" when their flash holds a firmware revision marker.
+ *
+ * The marker stands in for what a real module does when it boots: report the revision of
+ * the firmware it runs. Test packages (tests/mkpkg) embed "QUECTEL_REVISION=<rev>" followed
+ * by a NUL in the application image; a flash that lost or corrupted it reboots into a module
+ * reporting its old revision, so the host's verification fails as on a real line. */
+#define SIM_UNIT_MAX     96
+#define SIM_FWREV_MARKER "QUECTEL_REVISION="
+#define SIM_FWREV_MAX    64
+
+/* 0 when value is a well-formed unit string (four '.'-separated fields of [A-Za-z0-9-]),
+ * else -EINVAL with a message. */
+int sim_unit_check(const char *value, char *err, size_t err_len);
+
+/* Streaming search for the marker in the bytes a model writes to its flash, in order. */
+struct sim_fwrev {
+    size_t matched;            /* marker bytes matched so far */
+    bool in_value;             /* reading the revision after the marker */
+    char value[SIM_FWREV_MAX]; /* being read */
+    size_t len;
+    char found[SIM_FWREV_MAX]; /* last complete revision seen, "" if none */
+};
+void sim_fwrev_feed(struct sim_fwrev *s, const uint8_t *data, size_t len);
+
+/* Appends " unit=... revision=..." (whatever is known) to a replug action in buf. */
+void sim_unit_replug_args(char *buf, size_t cap, const char *unit, const struct sim_fwrev *rev);
+
 #endif

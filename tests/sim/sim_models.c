@@ -12,6 +12,8 @@
 extern const struct sim_model_ops sim_stream_ops;
 extern const struct sim_model_ops sim_unisoc_ops;
 extern const struct sim_model_ops sim_at_module_ops;
+extern const struct sim_model_ops sim_asr_ops;
+extern const struct sim_model_ops sim_asr1803_ops;
 static const struct sim_model_ops sim_silent_ops;
 
 /* Add new models here; names are what rack profiles and "model=" options refer to. */
@@ -20,6 +22,8 @@ static const struct sim_model_ops *const registry[] = {
     &sim_silent_ops,
     &sim_unisoc_ops,
     &sim_at_module_ops,
+    &sim_asr_ops,
+    &sim_asr1803_ops,
 };
 
 const struct sim_model_ops *sim_model_find(const char *name)

@@ -338,16 +338,36 @@ static void test_qdownload_replugs_after_delay(void **state)
     assert_int_equal(sim_model_next_event_ms(h.m, h.now_ms), sent + 250);
     assert_int_equal(sim_model_take_action(h.m, action, sizeof(action), sent + 249), 0);
     assert_int_equal(sim_model_take_action(h.m, action, sizeof(action), sent + 250), 1);
-    assert_string_equal(action, "replug asr-dl");
+    /* The module's identity travels with it into download mode (sim.h "unit"). */
+    assert_string_equal(action,
+                        "replug asr-dl unit=EC800M.CNLA.866123050000010.89860012345678901234");
     assert_int_equal(sim_model_take_action(h.m, action, sizeof(action), sent + 5000), 0);
     assert_int_equal(sim_model_next_event_ms(h.m, sent + 250), SIM_NEVER);
+    h_close(&h);
+
+    /* Back from download mode: the unit wins over profile defaults, revision= is the new
+     * firmware's, and download_opts reach the download model's replug. */
+    h_open(&h, "series=EC200U,submodel=CNAA,boot_urcs=0,echo=0,download_delay_ms=0,"
+               "unit=EC600U.CNLB.866123050000010.-,revision=EC600UCNLBR03A01M08_OCPU_QPY_V0009,"
+               "download_opts=unplug_at_chunk:15/flash_rate:1000");
+    h_send(&h, "AT+GMR\r", 64);
+    assert_non_null(strstr(h.out, "EC600UCNLBR03A01M08_OCPU_QPY_V0009"));
+    h_send(&h, "AT+CGSN\r", 64);
+    assert_non_null(strstr(h.out, "866123050000010"));
+    h_send(&h, "AT+QCCID\r", 64);
+    assert_non_null(strstr(h.out, "ERROR")); /* "-": no SIM */
+    h_send(&h, "AT+QDOWNLOAD=1\r", 64);
+    assert_int_equal(sim_model_take_action(h.m, action, sizeof(action), h.now_ms + 1), 1);
+    assert_string_equal(action, "replug unisoc-dl unit=EC600U.CNLB.866123050000010.- "
+                                "unplug_at_chunk=15 flash_rate=1000");
     h_close(&h);
 
     h_open(&h, "series=EC200U,boot_urcs=0,echo=0");
     h_send(&h, "AT+QDOWNLOAD=1\r", 64);
     assert_string_equal(h.out, "\r\nOK\r\n");
     assert_int_equal(sim_model_take_action(h.m, action, sizeof(action), h.now_ms + 10000), 1);
-    assert_string_equal(action, "replug unisoc-dl");
+    assert_string_equal(action,
+                        "replug unisoc-dl unit=EC200U.CNLA.866123050000010.89860012345678901234");
     h_close(&h);
 
     /* Eigencomm modules and download=none cannot be switched over AT */

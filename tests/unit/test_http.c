@@ -471,16 +471,18 @@ static void test_slots(void **state)
     json_t *a1 = json_array_get(slots, 0);
     assert_true(num(a1, "state_since_unix_ms") > 0);
     json_object_del(a1, "state_since_unix_ms");
-    assert_json(a1, "{'label':'A1','port':'1-1.1','row':1,'column':1,'state':'attached',"
-                    "'attach_count':1,'device':{'vid':'2c7c','pid':'6001','bus':1,'address':5,"
-                    "'port_path':'1-1.1','manufacturer':'Quectel','product':'EC800M','serial':'',"
-                    "'attached_unix_ms':1700000000005},'ttys':["
-                    "{'devnode':'/dev/ttyUSB2','interface':2,'sysname':'ttyUSB2'},"
-                    "{'devnode':'/dev/ttyUSB3','interface':3,'sysname':'ttyUSB3'}],'last':null}");
+    assert_json(
+        a1,
+        "{'label':'A1','port':'1-1.1','row':1,'column':1,'state':'attached',"
+        "'attach_count':1,'device':{'vid':'2c7c','pid':'6001','bus':1,'address':5,"
+        "'port_path':'1-1.1','manufacturer':'Quectel','product':'EC800M','serial':'',"
+        "'attached_unix_ms':1700000000005},'ttys':["
+        "{'devnode':'/dev/ttyUSB2','interface':2,'sysname':'ttyUSB2'},"
+        "{'devnode':'/dev/ttyUSB3','interface':3,'sysname':'ttyUSB3'}],'last':null,'flow':null}");
     json_t *a2 = json_array_get(slots, 1);
     json_object_del(a2, "state_since_unix_ms");
     assert_json(a2, "{'label':'A2','port':'1-1.2','row':1,'column':2,'state':'empty',"
-                    "'attach_count':0,'device':null,'ttys':[],'last':null}");
+                    "'attach_count':0,'device':null,'ttys':[],'last':null,'flow':null}");
     /* A product string that is not UTF-8 still gives valid JSON. */
     json_t *b1 = json_object_get(json_array_get(slots, 2), "device");
     assert_string_equal(str(b1, "product"), "?? bad ?");

@@ -248,7 +248,8 @@ static const struct vrack_profile profiles[] =
             .speed = 480,
             .manufacturer = "ASR",
             .product = "ASR Download",
-            .model = "silent",
+            .model = "asr", /* tests/sim/asr; reboots into the EC600N normal-mode profile */
+            .model_opts = "reset_replug=quectel-at",
             .n_ifs = 2,
             .ifs =
                 {
@@ -263,6 +264,30 @@ static const struct vrack_profile profiles[] =
                     {.cls = 0xff,
                      .n_eps = 2,
                      .eps = {{0x02, BULK, 512, 0}, {0x81, BULK, 512, 0}},
+                     .chan = 0,
+                     .cdc_data_if = NO_CDC,
+                     .label = "download"},
+                },
+        },
+        {
+            /* EC200A (ASR1803) boot-ROM download port (asr.md §1.1: 3002 = emergency download,
+             * needs the DKB): vendor interface 0; the endpoint numbers are not in the notes. */
+            .name = "asr1803-dl",
+            .summary = "2ecc:3002 EC200A WTPTP download, vendor interface 0 bulk 0x01/0x81",
+            .vid = 0x2ecc,
+            .pid = 0x3002,
+            .bcd_device = 0x0100,
+            .speed = 480,
+            .manufacturer = "ASR",
+            .product = "ASR WTPTP Download",
+            .model = "asr1803",
+            .model_opts = "reset_replug=quectel-ec200a-at",
+            .n_ifs = 1,
+            .ifs =
+                {
+                    {.cls = 0xff,
+                     .n_eps = 2,
+                     .eps = {{0x01, BULK, 512, 0}, {0x81, BULK, 512, 0}},
                      .chan = 0,
                      .cdc_data_if = NO_CDC,
                      .label = "download"},

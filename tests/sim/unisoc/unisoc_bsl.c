@@ -119,6 +119,7 @@ static void do_midst(struct unisoc *u, const uint8_t *p, size_t len, uint64_t no
             unisoc_nak(u, UNISOC_REP_NO_MEMORY, now_ms, "flash model memory limit reached");
             return;
         }
+        sim_fwrev_feed(&u->fwrev, p, len);
         if (u->cfg.flash_rate)
             delay = ((uint64_t)len * 1000 + u->cfg.flash_rate - 1) / u->cfg.flash_rate;
     } else if (x->dest == UNISOC_DEST_NV) {

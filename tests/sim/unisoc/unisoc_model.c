@@ -455,9 +455,10 @@ static int unisoc_take_action(struct sim_model *m, char *buf, size_t cap, uint64
         return 0;
     u->action_done = true;
     u->stage = UNISOC_ST_GONE;
-    if (u->cfg.reset_replug[0])
+    if (u->cfg.reset_replug[0]) {
         snprintf(buf, cap, "replug %s", u->cfg.reset_replug);
-    else
+        sim_unit_replug_args(buf, cap, u->cfg.unit, &u->fwrev);
+    } else
         snprintf(buf, cap, "unplug");
     return 1;
 }

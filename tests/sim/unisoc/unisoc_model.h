@@ -42,6 +42,7 @@ struct unisoc_cfg {
     uint64_t flash_rate, exec_delay_ms, reset_delay_ms, checkbaud_idle_ms, log_every;
     bool incompatible, reset_stay;
     char reset_replug[64];
+    char unit[SIM_UNIT_MAX]; /* the module's identity, handed back on reset (sim.h) */
 };
 
 struct unisoc {
@@ -73,6 +74,7 @@ struct unisoc {
     uint8_t fdl_sha[2][32];
     bool have_fdl[2];
     struct sim_unisoc_flash flash;
+    struct sim_fwrev fwrev; /* firmware revision marker seen in flash writes (sim.h) */
     struct sim_line line;
 };
 

@@ -96,7 +96,15 @@ int sim_unisoc_parse_opts(struct sim_opts *opts, struct unisoc_cfg *cfg, char *e
             snprintf(err, err_len, "reset_replug=%s is not a profile name", replug);
             return -EINVAL;
         }
-        snprintf(cfg->reset_replug, sizeof(cfg->reset_replug), "%s", replug);
+        /* "none": the module never comes back after its reset (a bad firmware) */
+        snprintf(cfg->reset_replug, sizeof(cfg->reset_replug), "%s",
+                 strcmp(replug, "none") ? replug : "");
+    }
+    const char *unit = sim_opts_get(opts, "unit");
+    if (unit) {
+        if (sim_unit_check(unit, err, err_len) < 0)
+            return -EINVAL;
+        snprintf(cfg->unit, sizeof(cfg->unit), "%s", unit);
     }
     return 0;
 }
