@@ -16,16 +16,18 @@ mkdir -p "$pkgs"
 ec200u=$("$mkpkg" --firmware QPY_OCPU_V0001_EC200U_CNAA_FW "$pkgs")
 ec600u=$("$mkpkg" --firmware QPY_OCPU_BETA0002_EC600U_CNLB_FW "$pkgs")
 ec600n=$("$mkpkg" --firmware QPY_OCPU_V0004_EC600N_CNLF_FW "$pkgs")
+ec800m=$("$mkpkg" --firmware QPY_OCPU_V0005_EC800M_CNLE_FW "$pkgs") # ASR Crane
 
 {
-  printf '[station]\nid = flow-rack\n[http]\nlisten = 127.0.0.1:0\n'
+  printf '[station]\nid = flow-rack\n[http]\nlisten = 127.0.0.1:0\n[rack]\nrows = 3\ncolumns = 3\n'
   printf '[storage]\ndatabase = @TMP@/flashrack.db\ndata_dir = @TMP@/data\ncache_dir = @TMP@/cache\n'
   printf '[flow]\nretries = 1\nretry_delay_ms = 500\nreboot_timeout_ms = 4000\n'
   printf '[limits]\nno_progress_timeout_ms = 4000\n'
   printf '[recipe ec200u]\npackage = %s\n' "$ec200u"
   printf '[recipe ec600u]\npackage = %s\n' "$ec600u"
   printf '[recipe ec600n-cnlf]\npackage = %s\n' "$ec600n"
-  for i in $(seq 1 8); do printf '[slot S%d]\nport = 1-2.%d\n' "$i" "$i"; done
+  printf '[recipe ec800m-cnle]\npackage = %s\n' "$ec800m"
+  for i in $(seq 1 9); do printf '[slot S%d]\nport = 1-2.%d\n' "$i" "$i"; done
 } > "$E2E_TMP/flow.conf.in"
 e2e_start < "$E2E_TMP/flow.conf.in"
 
@@ -48,11 +50,13 @@ at_unisoc 6 EC200U CNAA download_opts=reset_replug:none
 # Its download port goes silent during the flash: a transient failure, retried once.
 at_unisoc 7 EC600U CNLB download_opts=silent_after:30
 at_unisoc 8 EC200U CNAA sim=absent
+# ASR Crane over USB bulk: EC800M CNLA takes the shared EC800M_CNLE firmware (seed 003).
+rack plug 1-2.9 quectel-at series=EC800M submodel=CNLA "imei=$(imei 9)" >/dev/null
 
 # (a module that left mid-flash leaves an empty slot that still shows why)
 wait_for "every slot has a verdict" /api/v1/slots \
   '[.slots[] | select(.flow.state == "pass" or .flow.state == "fail" or
-    (.flow.state == "idle" and .flow.code != ""))] | length == 8'
+    (.flow.state == "idle" and .flow.code != ""))] | length == 9'
 slots=$(api /api/v1/slots)
 verdict() { # verdict SLOT STATE STAGE CODE
   local got
@@ -68,6 +72,7 @@ verdict 5 idle flash disconnected
 verdict 6 idle verify timeout
 verdict 7 fail flash timeout
 verdict 8 pass "" ""
+verdict 9 pass "" ""
 
 # The operator sees what to do, in words, for each failure class.
 instr() { jq -r ".slots[] | select(.label == \"S$1\") | .flow.instruction" <<<"$slots"; }
@@ -101,11 +106,14 @@ S5|2|pass|||1|1|EC200UCNAAR01A01M08_OCPU_QPY_V0001|V0001|1|1|EC200U
 S6|1|fail|verify|timeout|1|1||V0001|1|1|EC200U
 S7|1|fail|flash|timeout|1|1||BETA0002|1|1|EC600U
 S7|2|fail|flash|timeout|1|1||BETA0002|1|1|EC600U
-S8|1|pass|||1|1|EC200UCNAAR01A01M08_OCPU_QPY_V0001|V0001|1|1|EC200U"
+S8|1|pass|||1|1|EC200UCNAAR01A01M08_OCPU_QPY_V0001|V0001|1|1|EC200U
+S9|1|pass|||1|1|EC800MCNLER01A01M08_OCPU_QPY_V0005|V0005|1|1|EC800M"
 [ "$rows" = "$expected" ] || e2e_fail "attempt rows:
 $rows
 expected:
 $expected"
+[ "$(sql "SELECT protocol || ' ' || platform FROM attempts WHERE slot = 'S9'")" = "asr asr" ] ||
+  e2e_fail "S9 was not flashed by the ASR driver"
 # Same module, same IMEI across its two attempts; bytes written only where the flash ran.
 [ "$(sql "SELECT count(DISTINCT imei) FROM attempts WHERE slot = 'S5'")" = 1 ] || e2e_fail "S5 IMEIs differ"
 [ "$(sql "SELECT min(bytes_written) > 50000 FROM attempts WHERE result = 'pass'")" = 1 ] ||

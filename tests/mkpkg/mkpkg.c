@@ -350,7 +350,8 @@ static int split_firmware_name(const char *name, char *ver, char *series, char *
 /* --firmware NAME OUTDIR: one package for a production-flow test, named after the firmware
  * the way Quectel names official releases, whose application image carries the revision a
  * module reports after booting it (SERIES SUB R01A01M08 _OCPU_QPY_ VERSION). Unisoc series
- * get a bare .pac, the others (ASR Crane) a flashable zip. Prints the path. */
+ * get a bare .pac, EC200A a bare FBF container (<NAME>_BinFile.bin, mkpkg_fbf.c), the others
+ * (ASR Crane) a flashable zip. Prints the path. */
 static int one_firmware(const char *name, const char *out)
 {
     char ver[16], series[16], sub[8], rev[96], rel[256];
@@ -367,7 +368,11 @@ static int one_firmware(const char *name, const char *out)
                      !strncmp(series, "EG915U", 6) || !strncmp(series, "EG912U", 6);
     int unisoc8850 = !strncmp(series, "EC600G", 6) || !strncmp(series, "EC800G", 6);
     struct buf b;
-    if (unisoc8910 || unisoc8850) {
+    if (!strcmp(series, "EC200A")) {
+        /* the bare FBF container: the form the EC200A driver flashes (asr1803-fbf) */
+        b = make_fbf_firmware(seed);
+        snprintf(rel, sizeof(rel), "%s_BinFile.bin", name);
+    } else if (unisoc8910 || unisoc8850) {
         b = unisoc8910 ? make_pac("UIX8910_MODEM", "8915DM_cat1_open", 1, seed)
                        : make_pac_8850("UIS8850_MODEM", "8850DG_cat1_open", 1, seed);
         snprintf(rel, sizeof(rel), "%s.pac", name);

@@ -70,6 +70,8 @@ struct buf make_binpkg(const char *product, uint32_t seed);
 void add_eigencomm_folder(struct zip *z, const char *dir, int new_style, uint32_t seed);
 void add_blf_folder(struct zip *z, const char *dir, const char *blfname, uint32_t seed);
 struct buf make_fbf(uint32_t seed);
+/* An FBF container a WTPTP device accepts: TIM headers, DKB, FBF_h images (mkpkg_fbf.c). */
+struct buf make_fbf_firmware(uint32_t seed);
 void add_bg95_tree(struct zip *z, const char *dir, uint32_t seed);
 struct buf make_beken(size_t app_bytes, uint32_t seed);
 struct buf make_eswin(uint32_t seed);

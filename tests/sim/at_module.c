@@ -17,6 +17,11 @@
  *    EC800K/EG800K/EG800P; Unisoc: EC200U/EC600U/EC600G/EC800G; Eigencomm: EC600E/EC800E).
  *  - Linux drivers/usb/serial/option.c: 2c7c:0901 EC200U, 0x6001 EG912Y/ASR, 0x6002
  *    EC200S-CN, 0x6005 EC200A, 0x6026 EC200T, all matched on vendor-class interfaces.
+ *  - EC200A (ASR1803, WTPTP download 2ecc:3002): AT+QDOWNLOAD=1 replugs it as "asr1803-dl".
+ *    That is an ASSUMPTION: protocols/at/README.md lists the EC200A's AT switch as "not
+ *    established" (asr.md §1.1: QDloader reboots it with AT+CFUN=1,1, not QDOWNLOAD); the
+ *    model switches so the daemon's attempt can be tested end to end. download=none makes
+ *    a module that ignores it. Its release R01A05M16 only looks like a real one.
  *
  * Channels: at_chan (default 1, the AT interface of the quectel-at profile) answers; the
  * others (DIAG, modem) take bytes and stay silent.
@@ -28,7 +33,8 @@
  * iccid= (18..22 digits) or sim=absent, echo=1|0 at power-up, boot_urcs=1|0, boot_delay_ms=,
  * reply_delay_ms=, urc_every=N (a URC between the echo and the reply of every Nth command),
  * urc_text= (no commas: options are comma separated), garbage=N (noise bytes before the boot URCs),
- * download=PROFILE|none (default from the series' platform: asr-dl, unisoc-dl, else none),
+ * download=PROFILE|none (default from the series' platform: asr-dl, unisoc-dl, asr1803-dl for
+ * EC200A, else none),
  * download_opts=K:V/K:V (options for the download model after AT+QDOWNLOAD=1: fault knobs),
  * unit=SERIES.SUBMODEL.IMEI.ICCID (the module back from download mode, see sim.h: wins over
  * series/submodel/imei/iccid/sim; the AT+QDOWNLOAD=1 replug passes it on),
@@ -95,14 +101,15 @@ static const struct {
     const char *release; /* revision suffix after series+submodel */
     const char *download;
 } series_table[] = {
-    {"EC600N", "R01A08M16", "asr-dl"},    {"EC800N", "R01A08M16", "asr-dl"},
-    {"EC600M", "R06A01M08", "asr-dl"},    {"EC800M", "R06A01M08", "asr-dl"},
-    {"EC600S", "R01A08M16", "asr-dl"},    {"EC100Y", "R02A08M16", "asr-dl"},
-    {"EC600K", "R07A01M02", "asr-dl"},    {"EC800K", "R07A01M02", "asr-dl"},
-    {"EG800K", "R07A01M02", "asr-dl"},    {"EG810M", "R06A01M08", "asr-dl"},
-    {"EC200U", "R03A14M08", "unisoc-dl"}, {"EC600U", "R03A01M08", "unisoc-dl"},
-    {"EC600G", "R03A01M08", "unisoc-dl"}, {"EC800G", "R03A01M08", "unisoc-dl"},
-    {"EC600E", "R01A01M04", NULL},        {"EC800E", "R01A01M04", NULL},
+    {"EC600N", "R01A08M16", "asr-dl"},     {"EC800N", "R01A08M16", "asr-dl"},
+    {"EC600M", "R06A01M08", "asr-dl"},     {"EC800M", "R06A01M08", "asr-dl"},
+    {"EC600S", "R01A08M16", "asr-dl"},     {"EC100Y", "R02A08M16", "asr-dl"},
+    {"EC600K", "R07A01M02", "asr-dl"},     {"EC800K", "R07A01M02", "asr-dl"},
+    {"EG800K", "R07A01M02", "asr-dl"},     {"EG810M", "R06A01M08", "asr-dl"},
+    {"EC200U", "R03A14M08", "unisoc-dl"},  {"EC600U", "R03A01M08", "unisoc-dl"},
+    {"EC600G", "R03A01M08", "unisoc-dl"},  {"EC800G", "R03A01M08", "unisoc-dl"},
+    {"EC600E", "R01A01M04", NULL},         {"EC800E", "R01A01M04", NULL},
+    {"EC200A", "R01A05M16", "asr1803-dl"}, /* the switch is an assumption: see the top */
 };
 
 /* Luhn check digit over the first n digits (IMEI: n = 14). */
