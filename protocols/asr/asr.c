@@ -55,7 +55,7 @@ static void send_tx(struct asr_session *s, size_t len, struct proto_request *out
     uint16_t mp = s->ctx->link.max_packet;
     if (s->ctx->link.kind == PROTO_LINK_USB_BULK && mp && len % mp == 0)
         s->tx[len++] = ASR_SMUX_FLAG;
-    s->xs = XS_WRITE;
+    s->io.wait = PROTO_WAIT_WRITE;
     proto_req_write(out, s->tx, len, ASR_T_WRITE);
 }
 
@@ -166,11 +166,11 @@ void asr_sess_op_start(struct asr_session *s, struct proto_request *out)
     uint64_t now = s->ctx->now_ms;
     switch (op->kind) {
     case ASR_OP_LINE:
-        s->xs = XS_LINE;
+        s->io.wait = PROTO_WAIT_LINE;
         proto_req_set_line(out, 0, 1, 1);
         return;
     case ASR_OP_REENUM:
-        s->xs = XS_REENUM;
+        s->io.wait = PROTO_WAIT_DEVICE;
         proto_req_reenumerate(out, op->timeout_ms);
         return;
     case ASR_OP_PROBE:
@@ -207,7 +207,7 @@ void asr_sess_op_start(struct asr_session *s, struct proto_request *out)
         if (op->flags & ASR_OPF_ARM_LEAVE) {
             /* From here a vanishing device is the reboot, not a failure (protocol.h). */
             s->ctx->expect_leave_ms = s->opts.reenum_ms;
-            s->leave_armed = 1;
+            s->io.leave_armed = 1;
         }
         asr_sess_send_cmd(s, op->cmd, out);
         return;
@@ -249,7 +249,7 @@ static void read_more(struct asr_session *s, struct proto_request *out)
     if (asr_sess_is_handshake(op) && s->resend_ms < until)
         until = s->resend_ms;
     uint64_t left = until - now;
-    s->xs = XS_READ;
+    s->io.wait = PROTO_WAIT_READ;
     proto_req_read(out, ASR_RX_MAX - (s->rx_len - s->rx_off),
                    (uint32_t)(left > UINT32_MAX ? UINT32_MAX : left));
 }
@@ -328,71 +328,75 @@ static void on_attached(struct asr_session *s, struct proto_request *out)
     proto_req_done(out);
 }
 
+static void on_start_cb(void *session, struct proto_request *out)
+{
+    begin(session, out);
+}
+
+static void on_written_cb(void *session, struct proto_request *out)
+{
+    on_written(session, out);
+}
+
+static void on_line_set(void *session, struct proto_request *out)
+{
+    asr_sess_op_next(session, out);
+}
+
+static size_t rx_room(void *session)
+{
+    const struct asr_session *s = session;
+    return ASR_RX_MAX - (s->rx_len - s->rx_off);
+}
+
+static void on_received(void *session, const uint8_t *data, size_t len, struct proto_request *out)
+{
+    struct asr_session *s = session;
+    /* Keep what the last read left (frames after the one that ended a wait). */
+    memmove(s->rx, s->rx + s->rx_off, s->rx_len - s->rx_off);
+    s->rx_len -= s->rx_off;
+    s->rx_off = 0;
+    if (len)
+        memcpy(s->rx + s->rx_len, data, len);
+    s->rx_len += len;
+    pump(s, out);
+}
+
+static void on_read_timeout(void *session, struct proto_request *out)
+{
+    read_more(session, out);
+}
+
+static void on_write_timeout(void *session, struct proto_request *out)
+{
+    struct asr_session *s = session;
+    if (asr_sess_op(s)->flags & ASR_OPF_TAIL)
+        asr_sess_op_next(s, out);
+    else
+        asr_sess_fail(s, out, FAIL_TIMEOUT, "the write did not complete in time");
+}
+
+static void on_attached_cb(void *session, struct proto_request *out)
+{
+    on_attached(session, out);
+}
+
+static const struct proto_step_ops step_ops = {
+    .driver = "asr",
+    .start = on_start_cb,
+    .written = on_written_cb,
+    .line_set = on_line_set,
+    .rx_room = rx_room,
+    .received = on_received,
+    .read_timeout = on_read_timeout,
+    .write_timeout = on_write_timeout,
+    .attached = on_attached_cb,
+};
+
 void asr_session_step(void *session, const struct proto_event *in, struct proto_request *out)
 {
     struct asr_session *s = session;
-    if (s->ended) {
-        *out = s->final;
-        return;
-    }
-    enum asr_xstate xs = s->xs;
-    int ok = 1;
-    switch (in->type) {
-    case PROTO_EV_START:
-        ok = xs == XS_IDLE && s->cur == 0;
-        if (ok)
-            begin(s, out);
-        break;
-    case PROTO_EV_TX_DONE:
-        if (xs == XS_WRITE)
-            on_written(s, out);
-        else if (xs == XS_LINE)
-            asr_sess_op_next(s, out);
-        else
-            ok = 0;
-        break;
-    case PROTO_EV_RX:
-        ok = xs == XS_READ && in->len <= ASR_RX_MAX - (s->rx_len - s->rx_off) &&
-             (in->data || !in->len);
-        if (ok) {
-            /* Keep what the last read left (frames after the one that ended a wait). */
-            memmove(s->rx, s->rx + s->rx_off, s->rx_len - s->rx_off);
-            s->rx_len -= s->rx_off;
-            s->rx_off = 0;
-            if (in->len)
-                memcpy(s->rx + s->rx_len, in->data, in->len);
-            s->rx_len += in->len;
-            pump(s, out);
-        }
-        break;
-    case PROTO_EV_TIMEOUT:
-        if (xs == XS_READ)
-            read_more(s, out);
-        else if (xs == XS_WRITE && (asr_sess_op(s)->flags & ASR_OPF_TAIL))
-            asr_sess_op_next(s, out);
-        else if (xs == XS_WRITE)
-            asr_sess_fail(s, out, FAIL_TIMEOUT, "the write did not complete in time");
-        else
-            ok = 0;
-        break;
-    case PROTO_EV_ATTACHED:
-        /* After reboot the job may report the module back in place of any answer. */
-        ok = xs == XS_REENUM || (s->leave_armed && xs != XS_IDLE);
-        if (ok)
-            on_attached(s, out);
-        break;
-    default:
-        ok = 0;
-    }
-    if (!ok)
-        proto_req_fail(out, FAIL_INTERNAL, "asr: event %s (%zu bytes) does not answer the %s",
-                       proto_event_type_to_string(in->type), in->len,
-                       xs == XS_IDLE ? "start" : "pending request");
-    if (out->type == PROTO_REQ_DONE || out->type == PROTO_REQ_FAIL) {
-        s->ended = 1;
-        s->final = *out;
-        s->xs = XS_IDLE;
-    }
+    proto_step_run(&s->io, &step_ops, s, in, out);
 }
 
 int asr_session_new(const struct proto_params *params, struct proto_ctx *ctx, void **ret_session)

@@ -5,6 +5,7 @@
 
 #include "asr/asr_plan.h"
 #include "asr/asr_wire.h"
+#include "common/step.h"
 #include "protocol.h"
 
 #include <stddef.h>
@@ -19,7 +20,6 @@
 #define ASR_MAXDL_UNKNOWN 0xF000 /* device will not tell: the ROM-stage limit is safe anywhere */
 #define ASR_QUIRK_BOOTROM "2019.01.15"
 
-enum asr_xstate { XS_IDLE = 0, XS_WRITE, XS_READ, XS_LINE, XS_REENUM };
 enum asr_sub { SUB_CMD = 0, SUB_DL_CMD, SUB_DL_DATA, SUB_DL_OKAY, SUB_FLASH_CMD };
 
 struct asr_session {
@@ -29,7 +29,7 @@ struct asr_session {
     enum fail_code plan_fail;
     char plan_err[200];
     size_t cur;
-    enum asr_xstate xs;
+    struct proto_step io; /* outstanding request, end latch (common/step.h) */
     enum asr_sub sub;
     int started;          /* handshake op: deadline set by its first write */
     uint64_t deadline_ms; /* reply deadline / handshake window */
@@ -41,7 +41,6 @@ struct asr_session {
     int maxdl_known; /* maxdl answered since the last call */
     char product[48], bootrom[32], version[32];
     int sent_nop;
-    int leave_armed;
     /* download in flight */
     struct asr_src src;
     size_t src_len, src_off;
@@ -55,8 +54,6 @@ struct asr_session {
     struct asr_smux_dec dec;
     char last_info[64];
     uint64_t junk_frames;
-    int ended;
-    struct proto_request final;
 };
 
 /* asr.c */

@@ -75,7 +75,7 @@ static void send_cmd(struct asr1803_session *s, struct proto_request *out, enum 
         return;
     }
     wtptp_dec_init(&s->dec, 0);
-    s->xs = XS_WRITE;
+    s->io.wait = PROTO_WAIT_WRITE;
     proto_req_write(out, s->tx, n, s->opts.status_ms);
 }
 
@@ -94,7 +94,7 @@ void asr1803_send_preamble(struct asr1803_session *s, struct proto_request *out)
     s->timeout_ms = s->opts.status_ms;
     memcpy(s->tx, wtptp_preamble, WTPTP_PREAMBLE_LEN);
     wtptp_dec_init(&s->dec, 1);
-    s->xs = XS_WRITE;
+    s->io.wait = PROTO_WAIT_WRITE;
     proto_req_write(out, s->tx, WTPTP_PREAMBLE_LEN, s->opts.status_ms);
 }
 
@@ -142,7 +142,7 @@ void asr1803_issue(struct asr1803_session *s, struct proto_request *out, enum as
     case ST_DISCONNECT:
         /* The device resets or re-enumerates after this: its leaving is expected. */
         s->ctx->expect_leave_ms = s->opts.reenum_ms;
-        s->leave_armed = 1;
+        s->io.leave_armed = 1;
         send_cmd(s, out, step, WTPTP_DISCONNECT, 0, NULL, 0, s->opts.status_ms);
         return;
     case ST_READY:
@@ -177,7 +177,7 @@ static void write_raw(struct asr1803_session *s, struct proto_request *out)
         n = ASR1803_RAW_PIECE_MAX;
     s->clen = n;
     s->step = ST_RAW;
-    s->xs = XS_WRITE;
+    s->io.wait = PROTO_WAIT_WRITE;
     proto_req_write(out, s->im->data + s->off, n, s->opts.data_ms);
 }
 
@@ -300,7 +300,7 @@ static void on_status(struct asr1803_session *s, const struct wtptp_status *st,
         asr1803_on_poll(s, st, out);
         return;
     case ST_DISCONNECT:
-        s->xs = XS_REENUM;
+        s->io.wait = PROTO_WAIT_DEVICE;
         if (s->stage == ASR1803_STAGE_BL && !s->opts.reboot_check) {
             s->ctx->progress.phase = "done";
             s->ctx->progress.total = s->ctx->progress.done;
@@ -344,7 +344,7 @@ static void read_status(struct asr1803_session *s, struct proto_request *out)
         return;
     }
     uint64_t left = s->deadline_ms - now;
-    s->xs = XS_READ;
+    s->io.wait = PROTO_WAIT_READ;
     proto_req_read(out, ASR1803_RX_MAX, (uint32_t)(left > UINT32_MAX ? UINT32_MAX : left));
 }
 
@@ -363,7 +363,7 @@ static void on_timeout(struct asr1803_session *s, struct proto_request *out)
     }
     if (s->step == ST_DISCONNECT) {
         /* The module may reset without answering; whether it comes back decides. */
-        s->xs = XS_REENUM;
+        s->io.wait = PROTO_WAIT_DEVICE;
         s->ctx->progress.phase = "reenumerate";
         proto_req_reenumerate(out, s->opts.reenum_ms);
         return;
@@ -405,67 +405,70 @@ static void begin(struct asr1803_session *s, struct proto_request *out)
     asr1803_send_preamble(s, out);
 }
 
+static void on_start_cb(void *session, struct proto_request *out)
+{
+    begin(session, out);
+}
+
+static void on_written_cb(void *session, struct proto_request *out)
+{
+    on_written(session, out);
+}
+
+static size_t rx_room(void *session)
+{
+    (void)session;
+    return ASR1803_RX_MAX;
+}
+
+static void on_received(void *session, const uint8_t *data, size_t len, struct proto_request *out)
+{
+    struct asr1803_session *s = session;
+    if (len)
+        memcpy(s->rx, data, len);
+    s->rx_len = len;
+    s->rx_off = 0;
+    read_status(s, out);
+}
+
+static void on_read_timeout(void *session, struct proto_request *out)
+{
+    on_timeout(session, out);
+}
+
+static void on_write_timeout(void *session, struct proto_request *out)
+{
+    asr1803_fail(session, out, FAIL_TIMEOUT, "the write did not complete in time");
+}
+
+static void on_woke(void *session, struct proto_request *out)
+{
+    struct asr1803_session *s = session;
+    asr1803_send_message(s, out, s->step);
+}
+
+/* After DISCONNECT the job may report the device back in place of its answer. */
+static void on_attached_cb(void *session, struct proto_request *out)
+{
+    asr1803_on_attached(session, out);
+}
+
+static const struct proto_step_ops step_ops = {
+    .driver = "asr1803",
+    .start = on_start_cb,
+    .written = on_written_cb,
+    .rx_room = rx_room,
+    .received = on_received,
+    .read_timeout = on_read_timeout,
+    .write_timeout = on_write_timeout,
+    .woke = on_woke,
+    .attached = on_attached_cb,
+};
+
 void asr1803_session_step(void *session, const struct proto_event *in, struct proto_request *out)
 {
     struct asr1803_session *s = session;
-    if (s->ended) {
-        *out = s->final;
-        return;
-    }
-    enum asr1803_xstate xs = s->xs;
-    int ok = 1;
-    switch (in->type) {
-    case PROTO_EV_START:
-        ok = xs == XS_IDLE && !s->step;
-        if (ok)
-            begin(s, out);
-        break;
-    case PROTO_EV_TX_DONE:
-        ok = xs == XS_WRITE;
-        if (ok)
-            on_written(s, out);
-        break;
-    case PROTO_EV_RX:
-        ok = xs == XS_READ && in->len <= ASR1803_RX_MAX && (in->data || !in->len);
-        if (ok) {
-            if (in->len)
-                memcpy(s->rx, in->data, in->len);
-            s->rx_len = in->len;
-            s->rx_off = 0;
-            read_status(s, out);
-        }
-        break;
-    case PROTO_EV_TIMEOUT:
-        if (xs == XS_READ)
-            on_timeout(s, out);
-        else if (xs == XS_WRITE)
-            asr1803_fail(s, out, FAIL_TIMEOUT, "the write did not complete in time");
-        else
-            ok = 0;
-        break;
-    case PROTO_EV_WAKE:
-        ok = xs == XS_WAIT;
-        if (ok)
-            asr1803_send_message(s, out, s->step);
-        break;
-    case PROTO_EV_ATTACHED:
-        /* After DISCONNECT the job may report the device back in place of its answer. */
-        ok = xs == XS_REENUM || (s->leave_armed && xs != XS_IDLE);
-        if (ok)
-            asr1803_on_attached(s, out);
-        break;
-    default:
-        ok = 0;
-    }
-    if (!ok)
-        proto_req_fail(out, FAIL_INTERNAL, "asr1803: event %s (%zu bytes) does not answer the %s",
-                       proto_event_type_to_string(in->type), in->len,
-                       xs == XS_IDLE ? "start" : "pending request");
-    if (out->type == PROTO_REQ_DONE || out->type == PROTO_REQ_FAIL) {
-        s->ended = 1;
-        s->final = *out;
-        s->xs = XS_IDLE;
-    }
+    proto_step_run(&s->io, &step_ops, s, in, out);
 }
 
 int asr1803_session_new(const struct proto_params *params, struct proto_ctx *ctx,

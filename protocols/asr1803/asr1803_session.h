@@ -8,6 +8,7 @@
 #include "asr1803/asr1803.h"
 #include "asr1803/asr1803_plan.h"
 #include "asr1803/wtptp_wire.h"
+#include "common/step.h"
 #include "protocol.h"
 
 #include <stddef.h>
@@ -19,8 +20,6 @@
 #define ASR1803_PREAMBLE_TRY  3
 #define ASR1803_POLL_MS       500 /* MESSAGE poll pause when nothing is pending (asr.md §5) */
 #define ASR1803_DRAIN_MAX     256 /* messages in a row before "the device never stops" */
-
-enum asr1803_xstate { XS_IDLE = 0, XS_WRITE, XS_READ, XS_WAIT, XS_REENUM };
 
 enum asr1803_step {
     ST_PREAMBLE = 1,
@@ -46,7 +45,7 @@ struct asr1803_session {
     enum fail_code plan_fail;
     char plan_err[200];
 
-    enum asr1803_xstate xs;
+    struct proto_step io; /* outstanding request, end latch (common/step.h) */
     enum asr1803_step step, resume;
     enum asr1803_stage stage;
     int rom_done; /* the DKB was loaded and the device re-enumerated */
@@ -73,15 +72,12 @@ struct asr1803_session {
     enum asr1803_step
         nack_step; /* the command a NACK answered, while its error report is fetched */
     uint8_t nack_cmd;
-    int leave_armed;
 
     uint8_t *tx;
     size_t tx_cap;
     uint8_t rx[ASR1803_RX_MAX];
     size_t rx_len, rx_off;
     struct wtptp_dec dec;
-    int ended;
-    struct proto_request final;
 };
 
 const char *asr1803_stage_name(const struct asr1803_session *s);

@@ -233,7 +233,7 @@ void asr1803_on_poll(struct asr1803_session *s, const struct wtptp_status *st,
         asr1803_send_message(s, out, s->step);
         return;
     }
-    s->xs = XS_WAIT;
+    s->io.wait = PROTO_WAIT_TIMER;
     proto_req_wait(out, ASR1803_POLL_MS);
 }
 
@@ -241,7 +241,7 @@ void asr1803_on_attached(struct asr1803_session *s, struct proto_request *out)
 {
     const struct proto_link *l = &s->ctx->link;
     s->ctx->expect_leave_ms = 0;
-    s->leave_armed = 0;
+    s->io.leave_armed = 0;
     int dl = l->kind != PROTO_LINK_NONE && asr1803_is_download_id(l->vid, l->pid);
     if (s->stage == ASR1803_STAGE_ROM) {
         if (!dl) {

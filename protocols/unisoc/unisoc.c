@@ -7,6 +7,7 @@
  */
 #include "unisoc/unisoc.h"
 
+#include "common/step.h"
 #include "package/pkg.h"
 #include "unisoc/unisoc_pkg.h"
 #include "unisoc/unisoc_plan.h"
@@ -23,8 +24,6 @@
 #define T_LINGER   1000 /* after the reset ACK: closing at once can abort the reset (§4.3) */
 #define WRITE_SLOP 64
 
-enum xstate { XS_IDLE = 0, XS_WRITE, XS_READ, XS_LINE, XS_WAIT, XS_REENUM };
-
 struct unisoc_session {
     struct proto_ctx *ctx;
     struct unisoc_opts opts;
@@ -32,14 +31,13 @@ struct unisoc_session {
     enum fail_code plan_fail;
     char plan_err[200];
     size_t cur;
-    enum xstate xs;
-    size_t off;         /* data ops: offset of the chunk in flight */
-    size_t clen;        /* its data bytes (without pad) */
-    uint32_t cidx;      /* its index */
-    unsigned attempt;   /* silent-timeout retries used on this op */
-    unsigned nak_retry; /* VERIFY_ERROR retries used on this chunk */
+    struct proto_step io; /* outstanding request, end latch (common/step.h) */
+    size_t off;           /* data ops: offset of the chunk in flight */
+    size_t clen;          /* its data bytes (without pad) */
+    uint32_t cidx;        /* its index */
+    unsigned attempt;     /* silent-timeout retries used on this op */
+    unsigned nak_retry;   /* VERIFY_ERROR retries used on this chunk */
     int got_ver;
-    int leave_armed; /* NORMAL_RESET sent: the device may leave the bus at any moment */
     uint64_t deadline_ms;
     uint8_t *tx;
     size_t tx_cap;
@@ -51,8 +49,6 @@ struct unisoc_session {
     int escaping;
     struct unisoc_pdl_dec pdl;
     struct unisoc_bsl_dec bsl;
-    int ended;
-    struct proto_request final;
 };
 
 enum handled { H_DONE, H_SKIP };
@@ -99,7 +95,7 @@ static void send(struct unisoc_session *s, size_t len, size_t first, struct prot
     s->seg_off[s->nseg] = at;
     s->seg_len[s->nseg++] = rest;
     s->seg = 0;
-    s->xs = XS_WRITE;
+    s->io.wait = PROTO_WAIT_WRITE;
     proto_req_write(out, s->tx + s->seg_off[0], s->seg_len[0], T_WRITE);
 }
 
@@ -125,11 +121,11 @@ static void op_start(struct unisoc_session *s, struct proto_request *out)
     size_t n = 0, first = 0;
     switch (op->kind) {
     case UNISOC_OP_LINE:
-        s->xs = XS_LINE;
+        s->io.wait = PROTO_WAIT_LINE;
         proto_req_set_line(out, op->baud, 1, 1);
         return;
     case UNISOC_OP_REENUM:
-        s->xs = XS_REENUM;
+        s->io.wait = PROTO_WAIT_DEVICE;
         proto_req_reenumerate(out, op->timeout_ms);
         return;
     case UNISOC_OP_PDL:
@@ -160,7 +156,7 @@ static void op_start(struct unisoc_session *s, struct proto_request *out)
         if (op->cmd == UNISOC_CMD_NORMAL_RESET) {
             /* From here a vanishing device is the reset, not a failure (protocol.h). */
             s->ctx->expect_leave_ms = s->opts.reenum_ms;
-            s->leave_armed = 1;
+            s->io.leave_armed = 1;
         }
         n = unisoc_bsl_encode(s->tx, s->tx_cap, op->cmd, op->payload, op->plen, op->check,
                               s->escaping);
@@ -232,7 +228,7 @@ static void pump(struct unisoc_session *s, struct proto_request *out)
         return;
     }
     uint64_t left = s->deadline_ms - now;
-    s->xs = XS_READ;
+    s->io.wait = PROTO_WAIT_READ;
     proto_req_read(out, RX_MAX, (uint32_t)(left > UINT32_MAX ? UINT32_MAX : left));
 }
 
@@ -335,10 +331,10 @@ static enum handled on_bsl(struct unisoc_session *s, const struct unisoc_bsl_fra
             s->attempt = 0;
             op_start(s, out);
         } else if (op->kind == UNISOC_OP_BAUD) {
-            s->xs = XS_LINE;
+            s->io.wait = PROTO_WAIT_LINE;
             proto_req_set_line(out, op->baud, 1, 1);
         } else if (op->cmd == UNISOC_CMD_NORMAL_RESET) {
-            s->xs = XS_WAIT; /* keep the port open a moment, then REENUMERATE */
+            s->io.wait = PROTO_WAIT_TIMER; /* keep the port open a moment, then REENUMERATE */
             proto_req_wait(out, T_LINGER);
         } else {
             if (op->kind == UNISOC_OP_TRANSCODE) {
@@ -443,76 +439,80 @@ static void on_attached(struct unisoc_session *s, struct proto_request *out)
     proto_req_done(out);
 }
 
+static void on_line_set(void *session, struct proto_request *out)
+{
+    struct unisoc_session *s = session;
+    if (cur_op(s)->kind == UNISOC_OP_BAUD) {
+        s->io.wait = PROTO_WAIT_TIMER;
+        proto_req_wait(out, T_SETTLE);
+    } else {
+        op_next(s, out);
+    }
+}
+
+static size_t rx_room(void *session)
+{
+    (void)session;
+    return RX_MAX;
+}
+
+static void on_received(void *session, const uint8_t *data, size_t len, struct proto_request *out)
+{
+    struct unisoc_session *s = session;
+    if (len)
+        memcpy(s->rx, data, len);
+    s->rx_len = len;
+    s->rx_off = 0;
+    pump(s, out);
+}
+
+static void on_write_timeout(void *session, struct proto_request *out)
+{
+    fail_op(session, out, FAIL_TIMEOUT, "the write did not complete in time");
+}
+
+static void on_woke(void *session, struct proto_request *out)
+{
+    op_next(session, out);
+}
+
+static void on_start_cb(void *session, struct proto_request *out)
+{
+    begin(session, out);
+}
+
+static void on_written_cb(void *session, struct proto_request *out)
+{
+    on_written(session, out);
+}
+
+static void on_read_timeout_cb(void *session, struct proto_request *out)
+{
+    on_timeout(session, out);
+}
+
+static void on_attached_cb(void *session, struct proto_request *out)
+{
+    on_attached(session, out);
+}
+
+static const struct proto_step_ops step_ops = {
+    .driver = "unisoc",
+    .start = on_start_cb,
+    .written = on_written_cb,
+    .line_set = on_line_set,
+    .rx_room = rx_room,
+    .received = on_received,
+    .read_timeout = on_read_timeout_cb,
+    .write_timeout = on_write_timeout,
+    .woke = on_woke,
+    .attached = on_attached_cb,
+};
+
 void unisoc_session_step(void *session, const struct proto_event *in, struct proto_request *out)
 {
     struct unisoc_session *s = session;
-    if (s->ended) {
-        *out = s->final;
-        return;
-    }
-    enum xstate xs = s->xs;
-    int ok = 1;
-    switch (in->type) {
-    case PROTO_EV_START:
-        ok = xs == XS_IDLE;
-        if (ok)
-            begin(s, out);
-        break;
-    case PROTO_EV_TX_DONE:
-        if (xs == XS_WRITE) {
-            on_written(s, out);
-        } else if (xs == XS_LINE) {
-            if (cur_op(s)->kind == UNISOC_OP_BAUD) {
-                s->xs = XS_WAIT;
-                proto_req_wait(out, T_SETTLE);
-            } else {
-                op_next(s, out);
-            }
-        } else {
-            ok = 0;
-        }
-        break;
-    case PROTO_EV_RX:
-        ok = xs == XS_READ && in->len <= RX_MAX && (in->data || !in->len);
-        if (ok) {
-            if (in->len)
-                memcpy(s->rx, in->data, in->len);
-            s->rx_len = in->len;
-            s->rx_off = 0;
-            pump(s, out);
-        }
-        break;
-    case PROTO_EV_TIMEOUT:
-        if (xs == XS_READ)
-            on_timeout(s, out);
-        else if (xs == XS_WRITE)
-            fail_op(s, out, FAIL_TIMEOUT, "the write did not complete in time");
-        else
-            ok = 0;
-        break;
-    case PROTO_EV_WAKE:
-        ok = xs == XS_WAIT;
-        if (ok)
-            op_next(s, out);
-        break;
-    case PROTO_EV_ATTACHED:
-        /* After NORMAL_RESET the job may report the device back in place of any answer. */
-        ok = xs == XS_REENUM || (s->leave_armed && xs != XS_IDLE);
-        if (ok)
-            on_attached(s, out);
-        break;
-    default:
-        ok = 0;
-    }
-    if (!ok)
-        proto_req_fail(out, FAIL_INTERNAL, "unisoc: event %s (%zu bytes) does not answer the %s",
-                       proto_event_type_to_string(in->type), in->len,
-                       xs == XS_IDLE ? "start" : "pending request");
-    if (out->type == PROTO_REQ_DONE || out->type == PROTO_REQ_FAIL) {
-        s->ended = 1;
-        s->final = *out;
-        s->xs = XS_IDLE;
-    }
+    proto_step_run(&s->io, &step_ops, s, in, out);
 }
 
 int unisoc_session_new(const struct proto_params *params, struct proto_ctx *ctx, void **ret_session)
