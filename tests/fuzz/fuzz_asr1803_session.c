@@ -15,6 +15,7 @@
 #include "asr1803/wtptp_wire.h"
 #include "package/pkg.h"
 #include "protocol.h"
+#include "fuzz_session.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -43,16 +44,6 @@ static void *package(int variant)
             __builtin_trap();
     }
     return pkgs[variant];
-}
-
-struct input {
-    const uint8_t *p;
-    size_t n, at;
-};
-
-static int next(struct input *in)
-{
-    return in->at < in->n ? in->p[in->at++] : -1;
 }
 
 static size_t status(uint8_t *out, uint8_t cmd, uint8_t seq, uint8_t st, uint8_t flags,
@@ -143,8 +134,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap(); /* never ends */
         asr1803_proto.step(s, &ev, &req);
         memset(&ev, 0, sizeof(ev));
-        if (ctx.progress.total && ctx.progress.done > ctx.progress.total)
-            __builtin_trap();
         if (req.type == PROTO_REQ_READ || req.type == PROTO_REQ_WRITE)
             idle = 0;
         else if (++idle > 8)
@@ -156,13 +145,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     req.message, (unsigned long long)ctx.progress.done,
                     (unsigned long long)ctx.progress.total);
 #endif
-        if (req.type == PROTO_REQ_DONE)
+        if (fuzz_session_ended(&req, &ctx))
             break;
-        if (req.type == PROTO_REQ_FAIL) {
-            if (req.fail == FAIL_NONE || req.fail >= FAIL_CODE_COUNT || !req.message[0])
-                __builtin_trap();
-            break;
-        }
         switch (req.type) {
         case PROTO_REQ_WRITE: {
             if (!req.data || req.len == 0 || req.len > 0x20000 || !req.timeout_ms)
@@ -200,20 +184,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             size_t n;
             if (c % 16 == 1) {
-                int k = next(&in);
-                n = k < 0 ? 0 : (size_t)k % 40 + 1;
-                if (n > in.n - in.at)
-                    n = in.n - in.at;
-                memcpy(reply, in.p + in.at, n);
-                in.at += n;
+                n = fuzz_take_raw(&in, reply, 40);
             } else {
                 n = plausible(last, last_len, raw_pending, &in, reply, &said_rom);
                 raw_pending = 0;
-                if (c % 16 == 2 && n) {
-                    int pos = next(&in), val = next(&in);
-                    if (pos >= 0 && val >= 0)
-                        reply[(size_t)pos % n] = (uint8_t)val;
-                }
+                if (c % 16 == 2 && n)
+                    fuzz_corrupt(&in, reply, n);
             }
             if (n == 0) {
                 ev.type = PROTO_EV_TIMEOUT;

@@ -14,6 +14,7 @@
 #include "asr/asr_wire.h"
 #include "package/pkg.h"
 #include "protocol.h"
+#include "fuzz_session.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -71,16 +72,6 @@ static void fx_init(struct fx *f)
     fx_add(f, "partition", "", 0x88C, "");
     fx_add(f, "flash", "app", 9000, "");
     fx_add(f, "erase", "fs", 0, "");
-}
-
-struct input {
-    const uint8_t *p;
-    size_t n, at;
-};
-
-static int next(struct input *in)
-{
-    return in->at < in->n ? in->p[in->at++] : -1;
 }
 
 /* What the host wrote last, as the device would see it. */
@@ -187,17 +178,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap(); /* never ends */
         asr_proto.step(s, &ev, &req);
         memset(&ev, 0, sizeof(ev));
-        if (ctx.progress.total && ctx.progress.done > ctx.progress.total)
-            __builtin_trap();
         if (req.type != PROTO_REQ_READ && ++no_read > 32)
             __builtin_trap(); /* busy without I/O from the device */
-        if (req.type == PROTO_REQ_DONE)
+        if (fuzz_session_ended(&req, &ctx))
             break;
-        if (req.type == PROTO_REQ_FAIL) {
-            if (req.fail == FAIL_NONE || req.fail >= FAIL_CODE_COUNT || !req.message[0])
-                __builtin_trap();
-            break;
-        }
         switch (req.type) {
         case PROTO_REQ_WRITE:
             if (!req.data || req.len == 0 || req.len > 0x5000)
@@ -227,12 +211,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 break;
             }
             if (c % 16 == 1) {
-                int k = next(&in);
-                n = k < 0 ? 0 : (size_t)k % 64 + 1;
-                if (n > in.n - in.at)
-                    n = in.n - in.at;
-                memcpy(reply, in.p + in.at, n);
-                in.at += n;
+                n = fuzz_take_raw(&in, reply, 64);
             } else if (c % 16 == 3) {
                 n = asr_smux_encode(reply, sizeof(reply), ASR_SMUX_HEART_BEAT, (const uint8_t *)"H",
                                     1);
@@ -248,11 +227,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                         (const uint8_t *)"OKAY", 4);
                 else
                     n = plausible(h, bootrom, reply, sizeof(reply));
-                if (c % 16 == 2 && n) {
-                    int pos = next(&in), val = next(&in);
-                    if (pos >= 0 && val >= 0)
-                        reply[(size_t)pos % n] = (uint8_t)val;
-                }
+                if (c % 16 == 2 && n)
+                    fuzz_corrupt(&in, reply, n);
             }
             if (n > req.len)
                 n = req.len;

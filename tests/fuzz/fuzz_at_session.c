@@ -10,6 +10,7 @@
  */
 #include "at/at.h"
 #include "protocol.h"
+#include "fuzz_session.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -18,16 +19,6 @@
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-struct input {
-    const uint8_t *p;
-    size_t n, at;
-};
-
-static int next(struct input *in)
-{
-    return in->at < in->n ? in->p[in->at++] : -1;
-}
 
 static const char *const answers[] = {
     "\r\nOK\r\n",
@@ -122,12 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     break;
                 }
                 if (c % 8 == 1) {
-                    int k = next(&in);
-                    n = k < 0 ? 0 : (size_t)k % 64 + 1;
-                    if (n > in.n - in.at)
-                        n = in.n - in.at;
-                    memcpy(reply, in.p + in.at, n);
-                    in.at += n;
+                    n = fuzz_take_raw(&in, reply, 64);
                 } else if (c % 8 == 2) { /* the echo */
                     n = (size_t)snprintf((char *)reply, sizeof(reply), "%s\r", last_cmd);
                 } else {

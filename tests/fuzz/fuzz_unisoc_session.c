@@ -10,6 +10,7 @@
  */
 #include "package/pkg.h"
 #include "protocol.h"
+#include "fuzz_session.h"
 #include "unisoc/unisoc.h"
 #include "unisoc/unisoc_pkg.h"
 #include "unisoc/unisoc_wire.h"
@@ -73,16 +74,6 @@ static void fx_init(struct fx *f, int classic)
     fx_add(f, "NV", "NV", "nv", 0xFFFFFFFF, 0x20000, 300);
     fx_add(f, "ERASE_FS", "EraseFlash", "", 0x604E0000, 0x60000, 0);
     fx_add(f, "PY_FS", "CODE2", "py_fs", 0xFFFFFFFF, 0x1000, 500);
-}
-
-struct input {
-    const uint8_t *p;
-    size_t n, at;
-};
-
-static int next(struct input *in)
-{
-    return in->at < in->n ? in->p[in->at++] : -1;
 }
 
 /* A reply that fits what the host just wrote. */
@@ -158,17 +149,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap(); /* never ends */
         unisoc_proto.step(s, &ev, &req);
         memset(&ev, 0, sizeof(ev));
-        if (ctx.progress.total && ctx.progress.done > ctx.progress.total)
-            __builtin_trap();
         if (req.type != PROTO_REQ_READ && ++no_read > 16)
             __builtin_trap(); /* busy without I/O from the device */
-        if (req.type == PROTO_REQ_DONE)
+        if (fuzz_session_ended(&req, &ctx))
             break;
-        if (req.type == PROTO_REQ_FAIL) {
-            if (req.fail == FAIL_NONE || req.fail >= FAIL_CODE_COUNT || !req.message[0])
-                __builtin_trap();
-            break;
-        }
         switch (req.type) {
         case PROTO_REQ_WRITE:
             if (!req.data || req.len == 0 || req.len > 0x20000)
@@ -205,23 +189,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             size_t n;
             if (c % 16 == 1) {
-                int k = next(&in);
-                n = k < 0 ? 0 : (size_t)k % 64 + 1;
-                if (n > in.n - in.at)
-                    n = in.n - in.at;
-                memcpy(reply, in.p + in.at, n);
-                in.at += n;
+                n = fuzz_take_raw(&in, reply, 64);
             } else {
                 n = plausible(last, last_len, crc_mode, reply);
                 /* The ROM answers EXEC with a CRC ACK, then FDL1 speaks with the sum. */
                 if (crc_mode && last_len >= 3 && last[0] == UNISOC_BSL_FLAG && last[1] == 0 &&
                     last[2] == UNISOC_CMD_EXEC_DATA)
                     crc_mode = 0;
-                if (c % 16 == 2 && n) {
-                    int pos = next(&in), val = next(&in);
-                    if (pos >= 0 && val >= 0)
-                        reply[(size_t)pos % n] = (uint8_t)val;
-                }
+                if (c % 16 == 2 && n)
+                    fuzz_corrupt(&in, reply, n);
             }
             if (n > req.len)
                 n = req.len;
