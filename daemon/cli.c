@@ -2,11 +2,13 @@
  *
  *   flashrack inspect PATH [--json]                 what a package is and what gets flashed
  *   flashrack check PACKAGE --module CODE [--json]  may this package go on this module?
+ *   flashrack udev-rules [--config PATH] [--group NAME]  udev rules from the id tables
  *
  * Exit status: 0 success (check: compatible), 1 not compatible, 2 usage, 3 the package is
  * not usable (the message names the problem). More subcommands (status, ...) are added to
  * the table in main. */
 #include "pkg_load.h"
+#include "udev_rules.h"
 
 #include "package/pkg_compat.h"
 
@@ -22,6 +24,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: flashrack inspect PATH [--json]\n"
                "       flashrack check PACKAGE --module ORDERING_CODE_OR_REVISION [--json]\n"
+               "       flashrack udev-rules [--config PATH] [--group NAME]\n"
                "       flashrack --version\n");
 }
 
@@ -237,12 +240,56 @@ static int cmd_check(int argc, char **argv)
     return code;
 }
 
+/* A POSIX-portable group name: it ends up inside the rules file. */
+static int group_name_ok(const char *g)
+{
+    if (!*g || strlen(g) > 32 || !((*g >= 'a' && *g <= 'z') || *g == '_'))
+        return 0;
+    for (const char *p = g; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+            return 0;
+    return 1;
+}
+
+static int cmd_udev_rules(int argc, char **argv)
+{
+    const char *config_path = NULL, *group = UDEV_RULES_GROUP;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            config_path = argv[++i];
+        else if (!strcmp(argv[i], "--group") && i + 1 < argc)
+            group = argv[++i];
+        else {
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (!group_name_ok(group)) {
+        fprintf(stderr, "flashrack: '%s' is not a group name\n", group);
+        return EXIT_USAGE;
+    }
+    static struct config cfg;
+    if (config_path) {
+        char err[512];
+        if (config_load_file(config_path, &cfg, err, sizeof(err)) < 0) {
+            fprintf(stderr, "flashrack: %s\n", err);
+            return EXIT_USAGE;
+        }
+    }
+    int r = udev_rules_write(stdout, config_path ? &cfg : NULL, group);
+    if (r < 0) {
+        fprintf(stderr, "flashrack: writing the rules: %s\n", strerror(-r));
+        return 1;
+    }
+    return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
         const char *name;
         int (*run)(int argc, char **argv);
-    } cmds[] = {{"inspect", cmd_inspect}, {"check", cmd_check}};
+    } cmds[] = {{"inspect", cmd_inspect}, {"check", cmd_check}, {"udev-rules", cmd_udev_rules}};
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

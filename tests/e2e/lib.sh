@@ -5,7 +5,7 @@ set -euo pipefail
 
 : "${FLASHRACK_BUILD_DIR:?run through ctest (FLASHRACK_BUILD_DIR unset)}"
 RACK_BIN="$FLASHRACK_BUILD_DIR/tests/rack/flashrack-rack"
-DAEMON_BIN="$FLASHRACK_BUILD_DIR/daemon/flashrackd"
+DAEMON_BIN="${E2E_DAEMON_BIN:-$FLASHRACK_BUILD_DIR/daemon/flashrackd}"
 
 E2E_TMP=$(mktemp -d /tmp/flashrack-e2e.XXXXXX)
 E2E_PORT=""
