@@ -4,7 +4,7 @@
 # other, from two recipes made by tests/mkpkg. Each module reboots into AT mode as itself and
 # must report the package's version. Then every module's flash (the device model's own
 # hashes, `rack last-stats`) must equal what the package holds, hashed here from the package
-# bytes without the daemon (unzip / inspect offsets + dd + sha256sum), and each module has one
+# bytes without the daemon's parsers (unzip, dd, od, sha256sum), and each module has one
 # pass attempt row. Phase 2 (no retries): one module per platform pulled mid-write fails as
 # disconnected, and an EC200A plugged in AT mode is switched by AT+QDOWNLOAD=1 and flashed.
 #   asr_rack.sh MKPKG_BIN FLASHRACK_CLI_BIN
@@ -43,26 +43,37 @@ crane_expect() {
   done
 }
 
-# EC200A: the FBF container's members (offsets from `inspect`, one contiguous range each
-# here). The bootloader stage receives FBF_timheader.bin whole and each *_h.bin without its
-# 4-byte id prefix, asked for by that id (stats name it as the FourCC, most significant byte
-# first, as the device reads the u32).
+# EC200A: the FBF container (asr.md §3.5), read here rather than through the package parser:
+# the last u32 is the directory offset; the directory is a count, then per member a name
+# (UTF-16LE Windows path) and head/mid/tail byte ranges. The bootloader stage receives
+# FBF_timheader.bin whole and each *_h.bin without its 4-byte id prefix, asked for by that
+# id (stats name it as the FourCC, most significant byte first, as the device reads the u32).
+le32() { dd if="$ec200a" bs=1 skip="$1" count=4 status=none | od -An -tu4 | tr -d ' '; }
+sha_of() { tail -c +$(($1 + 1)) "$ec200a" | head -c "$2" | sha256sum | cut -d" " -f1; }
 ec200a_expect() {
-  jq -r '.images[] | "\(.name) \(.offset) \(.size)"' <<<"$ec200a_json" |
-  while read -r name off size; do
+  local dir count pos k nlen name h1 h2 id hex fourcc
+  dir=$(le32 $(($(stat -c %s "$ec200a") - 4)))
+  count=$(le32 "$dir")
+  pos=$((dir + 4))
+  for ((k = 0; k < count; k++)); do
+    nlen=$(le32 "$pos")
+    name=$(dd if="$ec200a" bs=1 skip=$((pos + 4)) count="$nlen" status=none | tr -d '\0')
+    name=${name##*\\}
+    pos=$((pos + 4 + nlen))
+    h1=$(le32 "$pos") h2=$(le32 $((pos + 4)))
+    # mkpkg stores every member as one head range: mid and tail are empty
+    [ "$(le32 $((pos + 8)))" = "$(le32 $((pos + 12)))" ] &&
+      [ "$(le32 $((pos + 16)))" = "$(le32 $((pos + 20)))" ] ||
+      e2e_fail "$name: split FBF member (this test reads head ranges only)"
+    pos=$((pos + 24))
     case "$name" in
-      FBF_timheader.bin)
-        echo "img_bl_TIMH=$size:$(dd if="$ec200a" bs=1 skip="$off" count="$size" status=none |
-          sha256sum | cut -d' ' -f1)" ;;
+      FBF_timheader.bin) echo "img_bl_TIMH=$((h2 - h1)):$(sha_of "$h1" $((h2 - h1)))" ;;
       *_h.bin)
-        local id fourcc
-        id=$(dd if="$ec200a" bs=1 skip="$off" count=4 status=none | od -An -tu4 | tr -d ' ')
-        local hex
+        id=$(le32 "$h1")
         hex=$(printf '%08X' "$id")
-        fourcc=$(printf "\\x${hex:0:2}\\x${hex:2:2}\\x${hex:4:2}\\x${hex:6:2}")
+        fourcc=$(printf '%b' "\\x${hex:0:2}\\x${hex:2:2}\\x${hex:4:2}\\x${hex:6:2}")
         [[ $fourcc =~ ^[A-Za-z0-9]{4}$ ]] || fourcc=$(printf '0x%08X' "$id")
-        echo "img_bl_$fourcc=$((size - 4)):$(dd if="$ec200a" bs=1 skip=$((off + 4)) \
-          count=$((size - 4)) status=none | sha256sum | cut -d' ' -f1)" ;;
+        echo "img_bl_$fourcc=$((h2 - h1 - 4)):$(sha_of $((h1 + 4)) $((h2 - h1 - 4)))" ;;
     esac
   done
 }
@@ -84,14 +95,16 @@ config() { # config NAME SLOTS [flow lines]
 }
 e2e_start < <(config rack 8)
 imei() { e2e_imei "$((500 + $1))"; }
-# slots 1-5 Crane, 6-8 EC200A, interleaved on the hub so neighbours differ
+# 5 Crane and 3 EC200A (slots 2, 5, 7), mixed on the hub so neighbours differ
 kind() { case $1 in 2 | 5 | 7) echo ec200a ;; *) echo crane ;; esac; }
+# Programming takes about 2 s per module (flash_rate, bytes/s; the hosts wait for the OKAY or
+# poll the "ready" message), so the 8 flashes overlap by far more than plugging takes.
 start_ms=$(date +%s%3N)
 for i in $(seq 1 8); do
   if [ "$(kind "$i")" = crane ]; then
-    rack plug "1-3.$i" asr-dl "unit=EC800M.CNLE.$(imei "$i").-" >/dev/null
+    rack plug "1-3.$i" asr-dl "unit=EC800M.CNLE.$(imei "$i").-" flash_rate=60000 >/dev/null
   else
-    rack plug "1-3.$i" asr1803-dl "unit=EC200A.CNLA.$(imei "$i").-" >/dev/null
+    rack plug "1-3.$i" asr1803-dl "unit=EC200A.CNLA.$(imei "$i").-" flash_rate=35000 >/dev/null
   fi
 done
 wait_for "8 modules flashed and verified" /api/v1/slots \
@@ -105,8 +118,14 @@ for i in $(seq 1 8); do
   if [ "$(kind "$i")" = crane ]; then
     want=$crane_want prefix=part_
     grep -q '^erased=.*nvm' <<<"$stats" || e2e_fail "S$i: nvm not erased: $(grep erased <<<"$stats")"
+    grep -qx 'revision=EC800MCNLER01A01M08_OCPU_QPY_V0005' <<<"$stats" ||
+      e2e_fail "S$i: the flash holds no revision marker: $(grep '^revision' <<<"$stats")"
   else
     want=$ec200a_want prefix=img_bl_
+    # the FBF headers were checked (ChipID NEZHA3, reset after download) and the marker found
+    for kv in fbf_chip_id=15 fbf_opt_value=1 fw_revision=EC200ACNLAR01A01M08_OCPU_QPY_V0007; do
+      grep -qx "$kv" <<<"$stats" || e2e_fail "S$i: expected $kv in: $(tr '\n' ' ' <<<"$stats")"
+    done
   fi
   while read -r line; do
     grep -qx "$line" <<<"$stats" || e2e_fail "S$i ($(kind "$i")): device lacks $line; it has:
@@ -146,7 +165,10 @@ ${expected%$'\n'}"
 [ "$(q "SELECT min(bytes_written) FROM attempts WHERE protocol = 'asr1803'")" -ge \
   "$(awk -F'[=:]' '{s += $2} END {print s}' <<<"$ec200a_want")" ] ||
   e2e_fail "EC200A bytes_written: $(q "SELECT slot, bytes_written FROM attempts")"
-echo "phase 1: 8 pass rows"
+# Concurrent: one moment when all 8 attempts were open.
+[ "$(q "SELECT max(started_unix_ms) < min(ended_unix_ms) FROM attempts")" = 1 ] ||
+  e2e_fail "the 8 attempts did not overlap: $(q "SELECT slot, started_unix_ms, ended_unix_ms FROM attempts")"
+echo "phase 1: 8 pass rows, all open at once"
 
 # ---- phase 2: pulled mid-write, and the AT switch of an EC200A ---------------------------
 
@@ -167,6 +189,16 @@ verdict() { # verdict SLOT STATE STAGE CODE
 verdict 1 idle flash disconnected
 verdict 2 idle flash disconnected
 verdict 3 pass "" ""
+# Both left in the middle of writing the firmware, not before or after it.
+stats=$(rack last-stats 1-3.1)
+stats=$(tr ' ' '\n' <<<"$stats")
+grep -qx 'phase=flashing' <<<"$stats" && grep -q '^part_' <<<"$stats" &&
+  [ "$(grep -c '^part_' <<<"$stats")" -lt "$(wc -l <<<"$crane_want")" ] ||
+  e2e_fail "S1 was not pulled mid-write: $(grep -E '^(phase|part_)' <<<"$stats")"
+stats=$(rack last-stats 1-3.2)
+stats=$(tr ' ' '\n' <<<"$stats")
+grep -q '^img_bl_TIMH=' <<<"$stats" && ! grep -q '^img_bl_FBF' <<<"$stats" ||
+  e2e_fail "S2 was not pulled mid-write: $(grep -E '^(state|img_)' <<<"$stats")"
 stats=$(rack last-stats 1-3.3)
 stats=$(tr ' ' '\n' <<<"$stats")
 while read -r line; do
@@ -174,11 +206,13 @@ while read -r line; do
 done <<<"$ec200a_want"
 e2e_stop
 db="$E2E_TMP/faults.db"
+# (a module flashed from download mode has no identity until it comes back: no IMEI yet;
+# the failed flashes keep their wire trace)
 rows=$(q "SELECT slot, result, fail_stage, fail_code, protocol, imei, revision_before <> '',
-  revision_after FROM attempts ORDER BY slot, id")
-expected="S1|fail|flash|disconnected|asr||0|
-S2|fail|flash|disconnected|asr1803||0|
-S3|pass|||asr1803|$(imei 13)|1|EC200ACNLAR01A01M08_OCPU_QPY_V0007"
+  revision_after, package_version, log_ref <> '' FROM attempts ORDER BY slot, id")
+expected="S1|fail|flash|disconnected|asr||0||V0005|1
+S2|fail|flash|disconnected|asr1803||0||V0007|1
+S3|pass|||asr1803|$(imei 13)|1|EC200ACNLAR01A01M08_OCPU_QPY_V0007|V0007|0"
 [ "$rows" = "$expected" ] || e2e_fail "phase 2 attempt rows:
 $rows
 expected:
