@@ -8,5 +8,16 @@
 
 /* Read-only station state: /healthz, station, slots, ignored ports, slot events. */
 extern const struct http_route api_state_routes[];
+/* Job context and slot control (pause, resume, abort). */
+extern const struct http_route api_control_routes[];
+/* Restores the job context saved by PUT /api/v1/context; call once the database is open.
+ * Logs what it restored, or why it could not (the context then starts empty). */
+int api_control_restore(struct station *st);
+/* Records: attempts (list, CSV export, one with its log), units/{imei}, stats. */
+extern const struct http_route api_records_routes[];
+/* Prometheus /metrics. */
+extern const struct http_route api_metrics_routes[];
+/* The dashboard's static files: /, /web/... (api_web.c). */
+extern const struct http_route api_web_routes[];
 
 #endif

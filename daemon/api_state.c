@@ -93,7 +93,7 @@ static json_t *flow_json(const struct workflow *w, size_t index)
         return json_null();
     return json_pack(
         "{s:s, s:I, s:I, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
-        "s:o, s:o}",
+        "s:o, s:o, s:b}",
         "state", flow_state_to_string(v.state), "state_since_unix_ms",
         (json_int_t)v.state_since_unix_ms, "attempt_id", (json_int_t)v.attempt_id, "try",
         (int)v.try_no, "stage", http_json_string(v.stage), "code", http_json_string(v.code),
@@ -101,7 +101,7 @@ static json_t *flow_json(const struct workflow *w, size_t index)
         "model", http_json_string(v.model), "imei", http_json_string(v.imei), "revision_before",
         http_json_string(v.revision_before), "revision_after", http_json_string(v.revision_after),
         "recipe", http_json_string(v.recipe), "package", http_json_string(v.package), "version",
-        http_json_string(v.version), "progress", progress_json(&v));
+        http_json_string(v.version), "progress", progress_json(&v), "paused", v.paused);
 }
 
 static json_t *slot_json(struct station *st, size_t index)
@@ -246,11 +246,14 @@ static void get_events(struct http_request *req)
 static const char *const events_query[] = {"after_id", "limit", NULL};
 
 const struct http_route api_state_routes[] = {
-    {HTTP_GET, "/healthz", NULL, get_healthz},
-    {HTTP_GET, "/api/v1/station", NULL, get_station},
-    {HTTP_GET, "/api/v1/slots", NULL, get_slots},
-    {HTTP_GET, "/api/v1/slots/{label}", NULL, get_slot},
-    {HTTP_GET, "/api/v1/ports/ignored", NULL, get_ignored},
-    {HTTP_GET, "/api/v1/events", events_query, get_events},
-    {0, NULL, NULL, NULL},
+    {.methods = HTTP_GET, .pattern = "/healthz", .handler = get_healthz, .role = HTTP_ROLE_PUBLIC},
+    {.methods = HTTP_GET, .pattern = "/api/v1/station", .handler = get_station},
+    {.methods = HTTP_GET, .pattern = "/api/v1/slots", .handler = get_slots},
+    {.methods = HTTP_GET, .pattern = "/api/v1/slots/{label}", .handler = get_slot},
+    {.methods = HTTP_GET, .pattern = "/api/v1/ports/ignored", .handler = get_ignored},
+    {.methods = HTTP_GET,
+     .pattern = "/api/v1/events",
+     .query = events_query,
+     .handler = get_events},
+    {0},
 };

@@ -24,6 +24,7 @@ void config_defaults(struct config *cfg)
     snprintf(cfg->station_id, sizeof(cfg->station_id), "station-1");
     snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
     snprintf(cfg->http_listen, sizeof(cfg->http_listen), "127.0.0.1:8080");
+    snprintf(cfg->http_web_root, sizeof(cfg->http_web_root), "/usr/share/flashrack/web");
     snprintf(cfg->db_path, sizeof(cfg->db_path), "/var/lib/flashrack/flashrack.db");
     snprintf(cfg->data_dir, sizeof(cfg->data_dir), "/var/lib/flashrack");
     snprintf(cfg->cache_dir, sizeof(cfg->cache_dir), "/var/cache/flashrack");
@@ -40,6 +41,12 @@ void config_defaults(struct config *cfg)
     cfg->flow.retries = 2;
     cfg->flow.retry_delay_ms = 2000;
     cfg->flow.reboot_timeout_ms = 120000;
+    cfg->auth.open_reads = 1;
+    cfg->mes.tls_verify = 1;
+    cfg->mes.timeout_ms = 10000;
+    cfg->mes.max_in_flight = 4;
+    cfg->mes.backoff_min_ms = 1000;
+    cfg->mes.backoff_max_ms = 300000;
 }
 
 __attribute__((format(printf, 2, 3))) static int fail(struct parse_ctx *ctx, const char *fmt, ...)
@@ -201,6 +208,98 @@ static int add_usb_id(struct parse_ctx *ctx, const char *value)
     return 1;
 }
 
+/* [auth] token = ROLE:NAME:TOKEN or ROLE:TOKEN. Messages never quote the token itself. */
+static int add_token(struct parse_ctx *ctx, const char *value)
+{
+    static const char *const roles[] = {"operator", "supervisor", "admin", "mes"};
+    static const char token_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                      "0123456789-._~+/="; /* RFC 6750 b64token */
+    struct config_auth *auth = &ctx->cfg->auth;
+    if (auth->token_count >= CONFIG_TOKENS_MAX)
+        return fail(ctx, "[auth] token: more than %d tokens", CONFIG_TOKENS_MAX);
+    struct config_token *t = &auth->tokens[auth->token_count];
+    const char *c1 = strchr(value, ':');
+    const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    size_t role_len = c1 ? (size_t)(c1 - value) : 0;
+    for (size_t i = 0; c1 && i < sizeof(roles) / sizeof(roles[0]); i++)
+        if (strlen(roles[i]) == role_len && memcmp(value, roles[i], role_len) == 0)
+            snprintf(t->role, sizeof(t->role), "%s", roles[i]);
+    if (!t->role[0])
+        return fail(ctx, "[auth] token: expected ROLE:NAME:TOKEN or ROLE:TOKEN with ROLE one of "
+                         "operator, supervisor, admin, mes");
+    const char *secret = c2 ? c2 + 1 : c1 + 1;
+    size_t name_len = c2 ? (size_t)(c2 - c1 - 1) : 0;
+    if (c2 &&
+        (name_len == 0 || name_len >= sizeof(t->name) ||
+         strspn(c1 + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.@") <
+             name_len))
+        return fail(ctx, "[auth] token: a NAME has 1 to %zu letters, digits, '-', '_', '.', '@'",
+                    sizeof(t->name) - 1);
+    size_t len = strlen(secret);
+    if (len < CONFIG_TOKEN_MIN || len > CONFIG_TOKEN_MAX || strspn(secret, token_chars) != len)
+        return fail(ctx,
+                    "[auth] token (%s): a TOKEN has %d to %d characters of A-Z a-z 0-9 - . _ ~ + "
+                    "/ = (e.g. from: openssl rand -hex 32)",
+                    t->role, CONFIG_TOKEN_MIN, CONFIG_TOKEN_MAX);
+    for (size_t i = 0; i < auth->token_count; i++)
+        if (strcmp(auth->tokens[i].secret, secret) == 0)
+            return fail(ctx, "[auth] token: this TOKEN is already the token of %s",
+                        auth->tokens[i].name);
+    if (!c2) /* no name: the audit log names the role */
+        name_len = strlen(t->role);
+    memcpy(t->name, c2 ? c1 + 1 : t->role, name_len);
+    memcpy(t->secret, secret, len + 1);
+    auth->token_count++;
+    return 1;
+}
+
+/* [mes]: the push target. Messages never quote the token. */
+static int mes_key(struct parse_ctx *ctx, const char *key, const char *value)
+{
+    struct config_mes *mes = &ctx->cfg->mes;
+    if (strcmp(key, "url") == 0) {
+        size_t scheme = strncasecmp(value, "https://", 8) == 0  ? 8
+                        : strncasecmp(value, "http://", 7) == 0 ? 7
+                                                                : 0;
+        int printable = 1;
+        for (const char *p = value; *p; p++)
+            printable &= *p > 0x20 && *p < 0x7f;
+        if (*value && (!scheme || !value[scheme] || value[scheme] == '/' || !printable))
+            return fail(ctx,
+                        "[mes] url: '%s' is not an http:// or https:// URL with a host "
+                        "(no spaces)",
+                        value);
+        return set_string(ctx, mes->url, sizeof(mes->url), "mes", key, value);
+    }
+    if (strcmp(key, "token") == 0) {
+        size_t len = strlen(value);
+        if (len >= sizeof(mes->token) ||
+            strspn(value,
+                   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=") != len)
+            return fail(ctx, "[mes] token: at most %zu characters of A-Z a-z 0-9 - . _ ~ + / =",
+                        sizeof(mes->token) - 1);
+        memcpy(mes->token, value, len + 1);
+        return 1;
+    }
+    if (strcmp(key, "ca_file") == 0)
+        return set_string(ctx, mes->ca_file, sizeof(mes->ca_file), "mes", key, value);
+    if (strcmp(key, "tls_verify") == 0) {
+        if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
+            return fail(ctx, "[mes] tls_verify: '%s' is not yes or no", value);
+        mes->tls_verify = strcmp(value, "yes") == 0;
+        return 1;
+    }
+    if (strcmp(key, "timeout_ms") == 0)
+        return set_u32(ctx, &mes->timeout_ms, 100, 600000, "mes", key, value);
+    if (strcmp(key, "max_in_flight") == 0)
+        return set_u32(ctx, &mes->max_in_flight, 1, 64, "mes", key, value);
+    if (strcmp(key, "backoff_min_ms") == 0)
+        return set_u32(ctx, &mes->backoff_min_ms, 10, 3600000, "mes", key, value);
+    if (strcmp(key, "backoff_max_ms") == 0)
+        return set_u32(ctx, &mes->backoff_max_ms, 10, 86400000, "mes", key, value);
+    return fail(ctx, "unknown key '%s' in section [mes]", key);
+}
+
 static int handler(void *user, const char *section, const char *key, const char *value)
 {
     struct parse_ctx *ctx = user;
@@ -225,6 +324,12 @@ static int handler(void *user, const char *section, const char *key, const char 
         if (config_split_listen(value, host, sizeof(host), &port) < 0)
             return fail(ctx, "[http] listen: '%s' is not HOST:PORT", value);
         return set_string(ctx, cfg->http_listen, sizeof(cfg->http_listen), section, key, value);
+    }
+    if (IS("http", "web_root")) {
+        /* relative would depend on the daemon's working directory */
+        if (value[0] != '/')
+            return fail(ctx, "[http] web_root: '%s' is not an absolute path", value);
+        return set_string(ctx, cfg->http_web_root, sizeof(cfg->http_web_root), section, key, value);
     }
     if (IS("http", "max_connections"))
         return set_u32(ctx, &cfg->limits.http_max_connections, 1, 10000, section, key, value);
@@ -268,7 +373,17 @@ static int handler(void *user, const char *section, const char *key, const char 
     if (IS("flow", "at_options"))
         return set_string(ctx, cfg->flow.at_options, sizeof(cfg->flow.at_options), section, key,
                           value);
+    if (IS("auth", "token"))
+        return add_token(ctx, value);
+    if (IS("auth", "open_reads")) {
+        if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
+            return fail(ctx, "[auth] open_reads: '%s' is not yes or no", value);
+        cfg->auth.open_reads = strcmp(value, "yes") == 0;
+        return 1;
+    }
 #undef IS
+    if (strcmp(section, "mes") == 0)
+        return mes_key(ctx, key, value);
     if (strncmp(section, "recipe ", 7) == 0) {
         struct config_recipe *recipe = recipe_section(ctx, section);
         if (!recipe)
@@ -305,6 +420,9 @@ static int handler(void *user, const char *section, const char *key, const char 
 static int validate(struct parse_ctx *ctx)
 {
     struct config *cfg = ctx->cfg;
+    if (cfg->mes.backoff_min_ms > cfg->mes.backoff_max_ms)
+        return fail(ctx, "[mes] backoff_min_ms %u is above backoff_max_ms %u",
+                    cfg->mes.backoff_min_ms, cfg->mes.backoff_max_ms);
     for (size_t i = 0; i < cfg->recipe_count; i++)
         if (!cfg->recipes[i].package[0])
             return fail(ctx, "[recipe %s] has no package", cfg->recipes[i].name);

@@ -41,6 +41,33 @@ struct config_flow {
     char at_options[128];       /* extra options of the AT sessions ("sync_tries=8;...") */
 };
 
+/* Bearer tokens of the HTTP API ([auth]; docs/http.md "Auth"). */
+#define CONFIG_TOKENS_MAX 64
+#define CONFIG_TOKEN_MIN  16  /* bytes of a token: shorter ones are refused as guessable */
+#define CONFIG_TOKEN_MAX  128 /* bytes of a token */
+struct config_token {
+    char role[16];               /* "operator", "supervisor", "admin" or "mes" */
+    char name[CONFIG_LABEL_MAX]; /* who the audit log names; the role when not given */
+    char secret[CONFIG_TOKEN_MAX + 1];
+};
+struct config_auth {
+    struct config_token tokens[CONFIG_TOKENS_MAX];
+    size_t token_count;
+    int open_reads; /* 1 (default): reads need no token; 0: every call but /healthz needs one */
+};
+
+/* MES push ([mes], docs/mes-integration.md). url "" = push off (records still queue). */
+struct config_mes {
+    char url[512];           /* http:// or https:// */
+    char token[256];         /* bearer token, "" = no Authorization header */
+    char ca_file[PATH_MAX];  /* CA bundle for https, "" = the system's */
+    int tls_verify;          /* 1 (default): verify the server's certificate and name */
+    uint32_t timeout_ms;     /* whole request */
+    uint32_t max_in_flight;  /* concurrent requests */
+    uint32_t backoff_min_ms; /* first retry delay; doubles per failed try ... */
+    uint32_t backoff_max_ms; /* ... up to this cap (jitter: each delay in [d/2, d]) */
+};
+
 struct config_limits {
     uint32_t max_jobs;               /* concurrent jobs */
     uint32_t no_progress_timeout_ms; /* watchdog: no byte moved for this long fails the job */
@@ -57,6 +84,8 @@ struct config {
     char station_id[64];
     char log_level[16];
     char http_listen[64]; /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080"; port 0 = any */
+    /* dashboard files (daemon/api_web.c), an absolute path */
+    char http_web_root[PATH_MAX];
     char db_path[PATH_MAX];
     char data_dir[PATH_MAX];
     char cache_dir[PATH_MAX];
@@ -69,6 +98,8 @@ struct config {
     size_t recipe_count;
     struct config_limits limits;
     struct config_flow flow;
+    struct config_auth auth;
+    struct config_mes mes;
 };
 
 void config_defaults(struct config *cfg);

@@ -61,7 +61,7 @@
 #include <stdint.h>
 
 /* Schema version this binary writes; PRAGMA user_version of the file. */
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 4
 /* PRAGMA application_id: marks the file as a flashrack database ("FRAK"). */
 #define DB_APPLICATION_ID 0x4652414B
 /* A write waits this long for another process's write lock before -EBUSY. */
@@ -329,5 +329,17 @@ int db_audit_insert(struct db *db, const struct db_audit *a, int64_t *ret_id);
 /* At most limit (> 0) entries with id > after_id, in id order. Returns the number. */
 int db_audit_list(struct db *db, int64_t after_id, int limit,
                   int (*cb)(const struct db_audit *a, void *userdata), void *userdata);
+
+/* ---- settings (state set over the API that survives a restart) -------------------------- */
+
+#define DB_SETTING_MAX 4096 /* bytes of one value */
+
+/* Sets key (1 to DB_LABEL_SIZE - 1 bytes) to value_json (valid JSON, at most DB_SETTING_MAX
+ * bytes: -E2BIG), replacing what was there. */
+int db_setting_set(struct db *db, const char *key, const char *value_json, uint64_t now_ms);
+/* Copies key's value into value (size bytes, NUL-terminated) and, when ret_updated_ms is set,
+ * when it was saved. -ENOENT: never set; -E2BIG: it does not fit (value untouched). */
+int db_setting_get(struct db *db, const char *key, char *value, size_t size,
+                   uint64_t *ret_updated_ms);
 
 #endif

@@ -105,8 +105,73 @@ static const char db_schema_v1[] =
     "PRAGMA application_id = 1179795787;" /* DB_APPLICATION_ID */
     "PRAGMA user_version = 1;";
 
+/* Version 2: the MES outbox (docs/mes-integration.md). One row per finished attempt, written
+ * by triggers in the same statement that makes the attempt final, so no path that finishes an
+ * attempt (db_attempt_finish, db_attempts_abort_running after a crash, a hand-made INSERT)
+ * can leave a record that is final but not queued, and no C caller has to remember it.
+ * state: 'pending' (to send), 'delivered' (the MES acknowledged it), 'failed' (never set by
+ * the daemon: an operator who gives a record up sets it by hand, and 'pending' requeues it).
+ * Attempts finished before this version are not queued: the MES pulls those. */
+static const char db_schema_v2[] =
+    "CREATE TABLE mes_outbox ("
+    "  attempt_id INTEGER PRIMARY KEY REFERENCES attempts (id),"
+    "  state TEXT NOT NULL DEFAULT 'pending'"
+    "    CHECK (state IN ('pending', 'delivered', 'failed')),"
+    "  tries INTEGER NOT NULL DEFAULT 0,"
+    "  queued_unix_ms INTEGER NOT NULL,"
+    "  next_try_unix_ms INTEGER NOT NULL DEFAULT 0,"
+    "  last_try_unix_ms INTEGER NOT NULL DEFAULT 0,"
+    "  delivered_unix_ms INTEGER NOT NULL DEFAULT 0,"
+    "  last_status INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT NOT NULL DEFAULT ''"
+    ");"
+    "CREATE INDEX mes_outbox_due ON mes_outbox (next_try_unix_ms, attempt_id)"
+    "  WHERE state = 'pending';"
+    "CREATE TRIGGER attempts_outbox_finish AFTER UPDATE OF result ON attempts"
+    "  WHEN OLD.result = 'running' AND NEW.result <> 'running'"
+    " BEGIN"
+    "  INSERT INTO mes_outbox (attempt_id, queued_unix_ms)"
+    "   VALUES (NEW.id, coalesce(NEW.ended_unix_ms, 0));"
+    "  UPDATE attempts SET mes_state = 'pending' WHERE id = NEW.id;"
+    " END;"
+    "CREATE TRIGGER attempts_outbox_insert AFTER INSERT ON attempts"
+    "  WHEN NEW.result <> 'running'"
+    " BEGIN"
+    "  INSERT INTO mes_outbox (attempt_id, queued_unix_ms)"
+    "   VALUES (NEW.id, coalesce(NEW.ended_unix_ms, 0));"
+    "  UPDATE attempts SET mes_state = 'pending' WHERE id = NEW.id;"
+    " END;"
+    "PRAGMA user_version = 2;";
+
+/* Version 3: indexes for the records API (docs/performance.md has the plans and figures).
+ * attempts_window covers every column the stats of a time window read (and the id and
+ * finish_seq ranges a windowed list walks), so they scan one index instead of looking up
+ * each row; attempts_unit covers the first/latest verdict of a unit in id order. They start
+ * with the columns of attempts_ended and attempts_imei, which they replace. attempts_slot
+ * serves the slot filter, the one filter of the list that had no index. */
+static const char db_schema_v3[] =
+    "CREATE INDEX attempts_window ON attempts"
+    "  (ended_unix_ms, result, duration_ms, slot, fail_code, imei, finish_seq);"
+    "CREATE INDEX attempts_unit ON attempts (imei, id, result, ended_unix_ms);"
+    "CREATE INDEX attempts_slot ON attempts (slot);"
+    "DROP INDEX attempts_ended;"
+    "DROP INDEX attempts_imei;"
+    "PRAGMA user_version = 3;";
+
+/* Version 4: settings, small state set over the API that must survive a restart (the job
+ * context, docs/http.md "Context"): one row per key, the value JSON text. */
+static const char db_schema_v4[] = "CREATE TABLE settings ("
+                                   "  key TEXT PRIMARY KEY,"
+                                   "  value TEXT NOT NULL CHECK (json_valid(value)),"
+                                   "  updated_unix_ms INTEGER NOT NULL"
+                                   ");"
+                                   "PRAGMA user_version = 4;";
+
 static const struct db_migration db_steps[] = {
     {1, db_schema_v1, NULL},
+    {2, db_schema_v2, NULL},
+    {3, db_schema_v3, NULL},
+    {4, db_schema_v4, NULL},
 };
 
 _Static_assert(sizeof(db_steps) / sizeof(db_steps[0]) == DB_SCHEMA_VERSION,

@@ -173,6 +173,9 @@ static void run_open(struct flow_slot *fs, const char *protocol)
     db_field_set(a->slot, sizeof(a->slot), fs->slot->cfg.label);
     db_field_set(a->usb_path, sizeof(a->usb_path), port_of(fs));
     db_field_set(a->protocol, sizeof(a->protocol), protocol);
+    db_field_set(a->operator_name, sizeof(a->operator_name), st->context.operator_name);
+    db_field_set(a->work_order, sizeof(a->work_order), st->context.work_order);
+    db_field_set(a->lot, sizeof(a->lot), st->context.lot);
     fill_identity(fs, a);
     a->started_unix_ms = station_now_unix_ms();
     if (st->db && db_attempt_begin(st->db, a, NULL) < 0) {
@@ -604,7 +607,8 @@ static void on_timer(uv_timer_t *t)
     char msg[300];
     switch (fs->state) {
     case FLOW_RETRY_WAIT:
-        try_next(fs);
+        if (!fs->paused) /* else held: resuming starts it (flow_consider) */
+            try_next(fs);
         break;
     case FLOW_REBOOTING:
         snprintf(msg, sizeof(msg),
@@ -639,10 +643,14 @@ void flow_consider(struct flow_slot *fs)
         return;
     switch (fs->state) {
     case FLOW_IDLE:
-        if (!fs->slot->device || fs->w->pending)
-            return; /* recipes still loading: their completion looks again */
+        if (!fs->slot->device || fs->w->pending || fs->paused)
+            return; /* recipes still loading, or paused: their end looks again */
         forget_module(fs);
         try_next(fs);
+        break;
+    case FLOW_RETRY_WAIT: /* a retry whose time came while the slot was paused */
+        if (!fs->paused && fs->timer_open && !uv_is_active((uv_handle_t *)&fs->timer))
+            try_next(fs);
         break;
     case FLOW_IDENTIFYING:
     case FLOW_VERIFYING:

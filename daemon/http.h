@@ -5,9 +5,10 @@
  *
  * Handlers live in api_*.c and are listed as route tables (api.h). A handler is called once
  * per request after the whole request has arrived, and answers with exactly one
- * http_reply_json() or http_reply_error(). Request bodies are counted against
- * cfg.limits.http_max_body_bytes and dropped: no route takes one yet (a POST route will need
- * a bounded body buffer in struct http_request). */
+ * http_reply_json() or http_reply_error(). Before it runs, the server has checked the route,
+ * the caller's token (http_auth.h), the query and, for a route that takes one, the JSON body
+ * (struct http_route max_body). Every request with another method than GET/HEAD that passed
+ * the token check is written to the audit log once answered (http_request_audit). */
 #ifndef FLASHRACK_HTTP_H
 #define FLASHRACK_HTTP_H
 
@@ -18,6 +19,7 @@
 struct station;
 struct http_server;
 struct http_request;
+struct http_auth_who;
 
 /* Limits that are not in the config file (docs/http.md). */
 #define HTTP_CONNECTION_TIMEOUT_S 60          /* idle or slow connections are closed */
@@ -52,21 +54,50 @@ enum http_method {
 
 typedef void (*http_handler_fn)(struct http_request *req);
 
+/* Who may call a route (docs/http.md "Auth"); checked before the body is read. */
+enum http_role {
+    HTTP_ROLE_DEFAULT = 0, /* GET routes: HTTP_ROLE_READ; any other method: HTTP_ROLE_ADMIN */
+    HTTP_ROLE_PUBLIC,      /* never needs a token (/healthz) */
+    HTTP_ROLE_READ,        /* any valid token; none at all when [auth] open_reads = yes */
+    HTTP_ROLE_OPERATOR,    /* an operator, supervisor or admin token */
+    HTTP_ROLE_SUPERVISOR,  /* a supervisor or admin token */
+    HTTP_ROLE_ADMIN,       /* an admin token */
+};
+
 /* One route: methods (HTTP_GET | ...), a pattern of '/'-separated segments where "{name}"
  * captures one non-empty segment ("/api/v1/slots/{label}"), and the query parameters the
  * route accepts (NULL-terminated list of at most 32, NULL for none). Any other query
- * parameter, or one given twice, is answered 400 before the handler runs. */
+ * parameter, or one given twice, is answered 400 before the handler runs.
+ * role: who may call it. max_body: the route takes a JSON body (Content-Type
+ * application/json, a JSON object) of at most this many bytes (and at most [http]
+ * max_body_bytes), parsed before the handler runs (http_request_body); 0 = no body (one sent
+ * anyway is counted against max_body_bytes and dropped).
+ * Write tables with designated initializers ({.methods = HTTP_GET, .pattern = ...}): fields
+ * may be added, and positional initializers would then fail -Wmissing-field-initializers. */
 struct http_route {
     unsigned methods;
     const char *pattern;
     const char *const *query;
     http_handler_fn handler;
+    enum http_role role;
+    size_t max_body;
 };
 
 struct station *http_request_station(const struct http_request *req);
 struct http_server *http_request_server(const struct http_request *req);
 /* Value of the "{name}" segment of the matched pattern (percent-decoded), or NULL. */
 const char *http_request_param(const struct http_request *req, const char *name);
+
+/* The request's JSON body, an object, when the route has max_body; NULL otherwise. Borrowed:
+ * valid until the handler returns. */
+json_t *http_request_body(const struct http_request *req);
+/* The caller as its token names it (name and role "" without a token). */
+const struct http_auth_who *http_request_who(const struct http_request *req);
+/* What the audit entry of this request says: action ("slot.pause"), target ("A1"), and
+ * members added to its detail (an object, stolen; NULL for none). Without a call the entry
+ * says "METHOD path". Ignored for reads (they are not audited). */
+void http_request_audit(struct http_request *req, const char *action, const char *target,
+                        json_t *detail);
 
 /* Reads query parameter name as a decimal integer: digits only (no sign, no spaces, at most
  * 20 digits) within [min, max]. Absent: *ret = def and 0. Malformed or out of range: answers
@@ -81,6 +112,36 @@ void http_reply_json(struct http_request *req, unsigned status, json_t *body);
  * cut to a sane length and made valid UTF-8 here. */
 void http_reply_error(struct http_request *req, unsigned status, const char *code, const char *fmt,
                       ...) __attribute__((format(printf, 4, 5)));
+
+/* Text replies, streamed replies, string query parameters and server counters exist
+ * (api_records.c builds its CSV export and api_metrics.c /metrics only when it is defined). */
+#define HTTP_HAVE_TEXT_REPLIES 1
+
+/* Value of query parameter name (percent-decoded), or NULL when absent. Only parameters the
+ * route lists get this far; the text is the client's: validate it. Valid during the handler. */
+const char *http_query_string(struct http_request *req, const char *name);
+
+/* Answers with body (malloc'd, len bytes, ownership taken; NULL is a 500) as content_type,
+ * with the same Cache-Control: no-store and nosniff headers as http_reply_json. */
+void http_reply_text(struct http_request *req, unsigned status, const char *content_type,
+                     char *body, size_t len);
+
+/* Answers with a body made piece by piece as the socket drains (chunked encoding), so a large
+ * export never sits in memory whole. read(ud, buf, max) runs on the loop thread and fills at
+ * most max bytes: it returns how many (> 0), 0 at the end, or < 0 on an error (the connection
+ * is then closed: the status line is out already). free_ud(ud) runs exactly once, when the
+ * response is done or dropped, also when queueing it failed. */
+void http_reply_stream(struct http_request *req, unsigned status, const char *content_type,
+                       long (*read)(void *ud, char *buf, size_t max), void *ud,
+                       void (*free_ud)(void *ud));
+
+/* Counters of a server since http_start, for /metrics. */
+struct http_stats {
+    uint64_t requests;    /* answered requests */
+    uint64_t by_class[6]; /* by status / 100: [2] = 2xx ... [5] = 5xx */
+    unsigned connections; /* open now */
+};
+void http_server_stats(const struct http_server *h, struct http_stats *ret);
 
 /* json_string() for text from devices or clients: invalid UTF-8 bytes become '?', so it
  * never returns NULL for a non-NULL s (except out of memory). */

@@ -9,9 +9,13 @@
  * timeouts otherwise. So all handlers run on the loop thread and touch station state freely.
  *
  * The access handler is called at least twice per request: once when the headers are in,
- * then once per chunk of body, then once more with no data. We answer on the last call, or
- * early with 413 when Content-Length is already over the limit. */
+ * then once per chunk of body, then once more with no data. On the first call we decide
+ * everything the headers tell (admit: route, token, query, body type and declared size) and
+ * answer at once when the request cannot go on, so no body is read for a caller who may not
+ * send it; a route's JSON body is collected over the middle calls; we answer on the last
+ * call. */
 #include "http.h"
+#include "http_priv.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,63 +26,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <uv.h>
 
 #include "api.h"
 #include "config.h"
 #include "db.h"
+#include "http_auth.h"
 #include "log.h"
 #include "station.h"
 
 /* Searched in order; the first route whose pattern and method match wins. */
 static const struct http_route *const route_tables[] = {
-    api_state_routes,
+    api_state_routes, api_control_routes, api_records_routes, api_metrics_routes, api_web_routes,
 };
-
-struct http_server {
-    struct station *st;
-    struct MHD_Daemon *mhd;
-    uv_poll_t poll;
-    uv_timer_t timer;
-    int handles_open;
-    bool running; /* inside MHD_run(): MHD_stop_daemon must wait until it returns */
-    bool closing;
-    void (*done)(void *ud);
-    void *done_ud;
-    uint64_t max_body_bytes;
-    unsigned max_connections;
-    bool at_limit; /* for logging the limit once each time it is reached */
-    uint16_t port;
-    char listen[80];
-};
-
-/* What we remember about one request between access handler calls (MHD's con_cls). */
-struct http_exchange {
-    uint64_t body_bytes;
-    bool answered;
-};
-
-struct http_request {
-    struct http_server *server;
-    struct MHD_Connection *conn;
-    const char *method;
-    const char *url;
-    const struct http_route *route;
-    size_t param_count;
-    const char *param_name[HTTP_PATH_SEGMENTS_MAX]; /* into route->pattern, after '{' */
-    size_t param_name_len[HTTP_PATH_SEGMENTS_MAX];
-    char param[HTTP_PATH_SEGMENTS_MAX][HTTP_SEGMENT_MAX];
-    char allow[64]; /* Allow header of a 405, "" otherwise */
-    unsigned status;
-    size_t body_len;
-    bool replied;
-    bool queue_failed;
-};
-
-/* Served when a reply cannot be built at all (out of memory). */
-static const char internal_error_body[] =
-    "{\"error\":{\"code\":\"internal\",\"message\":\"cannot build the response\"}}\n";
 
 /* ---- small helpers ------------------------------------------------------------------ */
 
@@ -152,124 +114,6 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
     return (size_t)(w - s);
 }
 
-/* ---- replies ------------------------------------------------------------------------ */
-
-static void queue(struct http_request *req, unsigned status, char *text, size_t len)
-{
-    struct MHD_Response *resp;
-    if (text)
-        resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-    else
-        resp = MHD_create_response_from_buffer(sizeof(internal_error_body) - 1,
-                                               (void *)internal_error_body, MHD_RESPMEM_PERSISTENT);
-    if (!resp) {
-        free(text);
-        req->queue_failed = true;
-        return;
-    }
-    bool ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") &&
-              MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") &&
-              MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    if (ok && req->allow[0])
-        ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
-    if (!ok || MHD_queue_response(req->conn, status, resp) != MHD_YES)
-        req->queue_failed = true;
-    MHD_destroy_response(resp);
-}
-
-void http_reply_json(struct http_request *req, unsigned status, json_t *body)
-{
-    if (req->replied) {
-        log_err("http: %s %s answered twice (second status %u dropped)", req->method,
-                req->route ? req->route->pattern : "?", status);
-        json_decref(body);
-        return;
-    }
-    req->replied = true;
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    size_t len = 0;
-    if (text) {
-        /* A trailing newline keeps `curl` output readable in a terminal. */
-        len = strlen(text);
-        char *grown = realloc(text, len + 2);
-        if (grown) {
-            text = grown;
-            text[len++] = '\n';
-            text[len] = '\0';
-        }
-    } else {
-        status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-        len = sizeof(internal_error_body) - 1;
-    }
-    req->status = status;
-    req->body_len = len;
-    queue(req, status, text, len);
-}
-
-void http_reply_error(struct http_request *req, unsigned status, const char *code, const char *fmt,
-                      ...)
-{
-    char message[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt, ap);
-    va_end(ap);
-    http_reply_json(
-        req, status,
-        json_pack("{s:{s:s, s:o}}", "error", "code", code, "message", http_json_string(message)));
-}
-
-/* ---- request accessors -------------------------------------------------------------- */
-
-struct station *http_request_station(const struct http_request *req)
-{
-    return req->server->st;
-}
-
-struct http_server *http_request_server(const struct http_request *req)
-{
-    return req->server;
-}
-
-const char *http_request_param(const struct http_request *req, const char *name)
-{
-    size_t len = strlen(name);
-    for (size_t i = 0; i < req->param_count; i++)
-        if (req->param_name_len[i] == len && memcmp(req->param_name[i], name, len) == 0)
-            return req->param[i];
-    return NULL;
-}
-
-int http_query_u64(struct http_request *req, const char *name, uint64_t min, uint64_t max,
-                   uint64_t def, uint64_t *ret)
-{
-    const char *value = NULL;
-    size_t len = 0;
-    if (MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &value,
-                                      &len) != MHD_YES) {
-        *ret = def;
-        return 0;
-    }
-    uint64_t v = 0;
-    bool ok = value && len >= 1 && len <= 20;
-    for (size_t i = 0; ok && i < len; i++) {
-        unsigned d = (unsigned)(value[i] - '0');
-        if (d > 9 || v > (UINT64_MAX - d) / 10)
-            ok = false;
-        else
-            v = v * 10 + d;
-    }
-    if (!ok || v < min || v > max) {
-        http_reply_error(req, MHD_HTTP_BAD_REQUEST, "bad_request",
-                         "query parameter '%s' must be a whole number from %llu to %llu", name,
-                         (unsigned long long)min, (unsigned long long)max);
-        return -EINVAL;
-    }
-    *ret = v;
-    return 0;
-}
-
 /* ---- routing ------------------------------------------------------------------------ */
 
 /* Matches url against pattern segment by segment; with capture set, fills req->param. */
@@ -337,7 +181,83 @@ static enum MHD_Result check_query_arg(void *cls, enum MHD_ValueKind kind, const
     return MHD_NO;
 }
 
-static void dispatch(struct http_request *req)
+static bool is_read(const char *method)
+{
+    return (method_bit(method) & (HTTP_GET | HTTP_HEAD)) != 0;
+}
+
+/* "application/json", any case, alone or with parameters ("; charset=utf-8"). */
+static bool is_json_type(const char *type)
+{
+    static const char json[] = "application/json";
+    size_t n = sizeof(json) - 1;
+    return type && strncasecmp(type, json, n) == 0 &&
+           (type[n] == '\0' || type[n] == ';' || type[n] == ' ' || type[n] == '\t');
+}
+
+static int declared_length(struct MHD_Connection *conn, uint64_t *ret);
+
+/* The caller's token against the route's role: false when answered 401 / 403. */
+static bool admit_caller(struct http_request *req, struct http_exchange *ex)
+{
+    enum http_role need = http_auth_effective_role(req->route->role, is_read(req->method));
+    const char *authorization =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    char msg[320];
+    switch (http_auth_check(&req->server->st->cfg.auth, need, authorization, &ex->who, msg,
+                            sizeof(msg))) {
+    case HTTP_AUTH_ALLOWED:
+        ex->authorized = true;
+        return true;
+    case HTTP_AUTH_NO_TOKEN:
+    case HTTP_AUTH_BAD_TOKEN:
+        snprintf(req->www_authenticate, sizeof(req->www_authenticate),
+                 "Bearer realm=\"flashrack\"%s", authorization ? ", error=\"invalid_token\"" : "");
+        http_reply_error(req, MHD_HTTP_UNAUTHORIZED, "unauthorized", "%s", msg);
+        return false;
+    case HTTP_AUTH_NOT_CONFIGURED:
+    case HTTP_AUTH_FORBIDDEN:
+        break;
+    }
+    http_reply_error(req, MHD_HTTP_FORBIDDEN, "forbidden", "%s", msg);
+    return false;
+}
+
+/* A route with a JSON body: its type (415) and declared size (413), before reading it. */
+static bool admit_body(struct http_request *req, struct http_exchange *ex)
+{
+    uint64_t declared = 0;
+    bool has_length = declared_length(req->conn, &declared) == 0;
+    bool chunked = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                               MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+    ex->body_limit = req->route->max_body;
+    if (ex->body_limit > req->server->max_body_bytes)
+        ex->body_limit = (size_t)req->server->max_body_bytes;
+    if ((has_length && declared == 0) || (!has_length && !chunked))
+        return true; /* no body: the end says 400 */
+    const char *type =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!is_json_type(type)) {
+        char shown[64];
+        http_reply_error(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                         "the body must be JSON with Content-Type: application/json (got %s%s%s)",
+                         type ? "'" : "", type ? for_log(type, shown, sizeof(shown)) : "none",
+                         type ? "'" : "");
+        return false;
+    }
+    if (has_length && declared > ex->body_limit) {
+        http_reply_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
+                         "request body of %llu bytes is over the limit of %zu bytes of %s",
+                         (unsigned long long)declared, ex->body_limit, req->route->pattern);
+        return false;
+    }
+    return true;
+}
+
+/* Everything the request line and headers decide: the route (404/405), the caller (401/403),
+ * the query (400) and the body's type and size (415/413). Runs on the first call, before any
+ * body is read; false when it answered. */
+static bool admit(struct http_request *req, struct http_exchange *ex)
 {
     unsigned want = method_bit(req->method), allowed = 0;
     const struct http_route *found = NULL;
@@ -357,26 +277,145 @@ static void dispatch(struct http_request *req)
         http_reply_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
                          "%s is not allowed on %s (allowed: %s)", for_log(req->method, shown, 32),
                          req->url, req->allow);
-        return;
+        return false;
     }
     if (!found) {
         http_reply_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no endpoint %s", req->url);
-        return;
+        return false;
     }
     req->route = found;
-    route_match(found->pattern, req->url, req, true);
+    if (!admit_caller(req, ex))
+        return false;
     struct query_check qc = {.route = found};
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_query_arg, &qc);
     if (qc.problem[0]) {
         http_reply_error(req, MHD_HTTP_BAD_REQUEST, "bad_request", "%s", qc.problem);
-        return;
+        return false;
     }
-    found->handler(req);
+    if (found->max_body && !admit_body(req, ex))
+        return false;
+    ex->route = found;
+    return true;
+}
+
+/* The collected body of a route with max_body: false when answered 413 / 400 / 500. */
+static bool parse_body(struct http_request *req, struct http_exchange *ex)
+{
+    if (ex->body_over) {
+        http_reply_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
+                         "request body over the limit of %zu bytes of %s", ex->body_limit,
+                         req->route->pattern);
+        return false;
+    }
+    if (ex->body_nomem) {
+        http_reply_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                         "out of memory reading the request body");
+        return false;
+    }
+    if (ex->body_len == 0) {
+        http_reply_error(req, MHD_HTTP_BAD_REQUEST, "bad_request",
+                         "this endpoint needs a JSON object as its body");
+        return false;
+    }
+    json_error_t err;
+    req->body = json_loadb(ex->body, ex->body_len, JSON_REJECT_DUPLICATES, &err);
+    if (!req->body) {
+        http_reply_error(req, MHD_HTTP_BAD_REQUEST, "bad_request",
+                         "the body is not valid JSON: %s (line %d, column %d)", err.text, err.line,
+                         err.column);
+        return false;
+    }
+    if (!json_is_object(req->body)) {
+        http_reply_error(req, MHD_HTTP_BAD_REQUEST, "bad_request",
+                         "the body must be a JSON object, not an array");
+        return false;
+    }
+    return true;
+}
+
+/* The last call: the body, then the handler. */
+static void dispatch(struct http_request *req, struct http_exchange *ex)
+{
+    req->route = ex->route;
+    route_match(req->route->pattern, req->url, req, true);
+    if (req->route->max_body && !parse_body(req, ex))
+        return;
+    req->route->handler(req);
     if (!req->replied) {
-        log_err("http: handler of %s did not answer", found->pattern);
+        log_err("http: handler of %s did not answer", req->route->pattern);
         http_reply_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
                          "the handler did not answer");
     }
+}
+
+static void remote_address(struct MHD_Connection *conn, char *buf, size_t size)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    buf[0] = '\0';
+    if (!ci || !ci->client_addr)
+        return;
+    if (ci->client_addr->sa_family == AF_INET) {
+        struct sockaddr_in a;
+        memcpy(&a, ci->client_addr, sizeof(a));
+        inet_ntop(AF_INET, &a.sin_addr, buf, (socklen_t)size);
+    } else if (ci->client_addr->sa_family == AF_INET6) {
+        struct sockaddr_in6 a;
+        memcpy(&a, ci->client_addr, sizeof(a));
+        inet_ntop(AF_INET6, &a.sin6_addr, buf, (socklen_t)size);
+    }
+}
+
+/* Once a request is answered: a write that passed the token check goes to the audit log,
+ * whatever we answered (a refused body is a call too). */
+static void finish_request(struct http_request *req, struct http_exchange *ex)
+{
+    if (ex->authorized && !is_read(req->method)) {
+        char remote[INET6_ADDRSTRLEN];
+        remote_address(req->conn, remote, sizeof(remote));
+        struct http_audit_entry e = {
+            .who = &ex->who,
+            .remote_addr = remote,
+            .method = req->method,
+            .path = req->url,
+            .status = req->status,
+            .action = req->audit_action[0] ? req->audit_action : NULL,
+            .target = req->audit_target[0] ? req->audit_target : NULL,
+            .detail = req->audit_detail,
+        };
+        http_audit_write(req->server->st->db, &e);
+    }
+    json_decref(req->audit_detail);
+    req->audit_detail = NULL;
+    json_decref(req->body);
+    req->body = NULL;
+}
+
+/* Appends a piece of a route's JSON body; over the route's limit it is only counted. */
+static void collect_body(struct http_exchange *ex, const char *data, size_t n)
+{
+    if (ex->body_over || ex->body_nomem)
+        return;
+    if (n > ex->body_limit - ex->body_len) {
+        ex->body_over = true;
+        return;
+    }
+    if (ex->body_len + n > ex->body_cap) {
+        size_t cap = ex->body_cap ? ex->body_cap * 2 : 1024;
+        if (cap < ex->body_len + n)
+            cap = ex->body_len + n;
+        if (cap > ex->body_limit)
+            cap = ex->body_limit;
+        char *grown = realloc(ex->body, cap);
+        if (!grown) {
+            ex->body_nomem = true;
+            return;
+        }
+        ex->body = grown;
+        ex->body_cap = cap;
+    }
+    memcpy(ex->body + ex->body_len, data, n);
+    ex->body_len += n;
 }
 
 /* Content-Length as declared; -ENOENT without one (chunked or no body). */
@@ -399,10 +438,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   size_t *upload_data_size, void **con_cls)
 {
     (void)version;
-    (void)upload_data;
     struct http_server *h = cls;
     struct http_exchange *ex = *con_cls;
-    struct http_request req = {.server = h, .conn = conn, .method = method, .url = url};
+    struct http_request req = {.server = h, .conn = conn, .method = method, .url = url, .ex = ex};
     char shown[160];
 
     if (!ex) {
@@ -410,6 +448,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!ex)
             return MHD_NO;
         *con_cls = ex;
+        req.ex = ex;
         uint64_t declared;
         if (declared_length(conn, &declared) == 0 && declared > h->max_body_bytes) {
             ex->answered = true;
@@ -420,26 +459,38 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                      for_log(url, shown + 32, sizeof(shown) - 32), (unsigned long long)declared);
             return req.queue_failed ? MHD_NO : MHD_YES;
         }
+        if (!admit(&req, ex)) {
+            ex->answered = true;
+            finish_request(&req, ex);
+            log_debug("http: %s %s -> %u (%zu bytes)", for_log(method, shown, 32),
+                      for_log(url, shown + 32, sizeof(shown) - 32), req.status, req.body_len);
+            return req.queue_failed ? MHD_NO : MHD_YES;
+        }
         return MHD_YES;
     }
     if (ex->answered)
         return MHD_YES;
     if (*upload_data_size) {
-        /* No route takes a body yet: count it and drop it. A chunked body has no length
-         * up front, and MHD cannot answer in the middle of one, so going over the limit
-         * closes the connection. */
+        /* A route without a body drops one. A chunked body has no length up front, and MHD
+         * cannot answer in the middle of one, so going over the server's limit closes the
+         * connection; over a route's smaller limit we only count and answer 413 at the end. */
         ex->body_bytes += *upload_data_size;
-        *upload_data_size = 0;
         if (ex->body_bytes > h->max_body_bytes) {
             log_info("http: %s %s: body over %llu bytes, connection closed",
                      for_log(method, shown, 32), for_log(url, shown + 32, sizeof(shown) - 32),
                      (unsigned long long)h->max_body_bytes);
             return MHD_NO;
         }
+        if (ex->route->max_body)
+            collect_body(ex, upload_data, *upload_data_size);
+        *upload_data_size = 0;
         return MHD_YES;
     }
     ex->answered = true;
-    dispatch(&req);
+    dispatch(&req, ex);
+    h->stats.requests++;
+    h->stats.by_class[req.status / 100 < 6 ? req.status / 100 : 0]++;
+    finish_request(&req, ex);
     log_debug("http: %s %s -> %u (%zu bytes)", for_log(method, shown, 32),
               for_log(url, shown + 32, sizeof(shown) - 32), req.status, req.body_len);
     return req.queue_failed ? MHD_NO : MHD_YES;
@@ -451,7 +502,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)cls;
     (void)conn;
     (void)toe;
-    free(*con_cls);
+    struct http_exchange *ex = *con_cls;
+    if (ex)
+        free(ex->body);
+    free(ex);
     *con_cls = NULL;
 }
 
@@ -544,6 +598,12 @@ static void on_poll(uv_poll_t *poll, int status, int events)
     if (status < 0)
         log_err("http: polling the server failed: %s", uv_strerror(status));
     run_mhd(poll->data);
+}
+
+void http_server_stats(const struct http_server *h, struct http_stats *ret)
+{
+    *ret = h->stats;
+    ret->connections = connection_count((struct http_server *)h);
 }
 
 uint16_t http_port(const struct http_server *h)

@@ -9,10 +9,12 @@
 #include <systemd/sd-daemon.h>
 #include <uv.h>
 
+#include "api.h"
 #include "db.h"
 #include "http.h"
 #include "log.h"
 #include "loop_usb.h"
+#include "mes.h"
 #include "rack.h"
 #include "slot_job.h"
 #include "station.h"
@@ -25,6 +27,7 @@ struct daemon_ctx {
     struct station st;
     uv_signal_t sig_int, sig_term, sig_hup;
     uv_timer_t watchdog;
+    struct mes *mes; /* MES push, NULL when [mes] url is not set */
     int watchdog_on;
     int signals_on;
     int exit_code;
@@ -102,6 +105,10 @@ static void begin_shutdown(struct daemon_ctx *d, const char *why)
     st->stopping = 1;
     log_notice("flashrackd: %s, shutting down", why);
     sd_notify(0, "STOPPING=1");
+    /* Stop sending first: requests in flight are cancelled and stay queued, and attempts the
+     * shutdown aborts below are queued for the next run. */
+    mes_stop(d->mes, NULL, NULL);
+    d->mes = NULL;
     /* Attempts between two jobs end as aborted now; running jobs end as aborted, their
      * owners record them; then the sources close. */
     workflow_stop(st->workflow, "daemon shutting down");
@@ -170,6 +177,7 @@ static int run(struct daemon_ctx *d, const char *config_path)
                                   station_now_unix_ms());
     if (r > 0)
         log_warning("database: %d attempts left running by an earlier run were marked aborted", r);
+    api_control_restore(st); /* the job context of the last run; logs itself */
 
     uv_loop_t *loop = uv_default_loop();
     st->loop = loop;
@@ -193,6 +201,13 @@ static int run(struct daemon_ctx *d, const char *config_path)
     r = http_start(st, &st->http); /* logs the precise reason itself */
     if (r < 0)
         return 1;
+    if (st->cfg.mes.url[0]) {
+        r = mes_start(loop, st->db, &st->cfg.mes, &d->mes);
+        if (r < 0) {
+            log_err("mes: cannot start the MES push: %s", strerror(-r));
+            return 1;
+        }
+    }
     /* USB first (ENUMERATE reports what is present), then ttys, so each tty finds its device. */
     r = usb_loop_start_hotplug(st->usb, on_usb_hotplug, st);
     if (r < 0)

@@ -14,6 +14,17 @@ struct tty_monitor;
 struct http_server;
 struct workflow;
 
+/* The job context (PUT /api/v1/context): stamped on every attempt that starts after it was
+ * set. Saved in the settings table and restored at start-up (api_control_restore). Sizes are
+ * DB_LABEL_SIZE. */
+struct station_context {
+    char work_order[64];
+    char lot[64];
+    char operator_name[64];
+    uint64_t updated_unix_ms; /* 0 = never set */
+    char updated_by[64];      /* the token name that set it last */
+};
+
 struct station {
     uv_loop_t *loop;
     struct config cfg;
@@ -24,6 +35,7 @@ struct station {
     struct http_server *http;
     struct workflow *workflow;
     uint64_t started_unix_ms;
+    struct station_context context;
     int stopping; /* shutdown in progress: no new jobs */
     /* Called by slot_job.c when the last running job finished while stopping. */
     void (*jobs_drained)(struct station *st);

@@ -198,5 +198,39 @@ int workflow_slot_view(const struct workflow *w, size_t index, struct flow_view 
         v->total = fs->total;
     }
     v->flash_started_unix_ms = fs->flash_started_unix_ms;
+    v->paused = fs->paused;
+    return 0;
+}
+
+int workflow_slot_pause(struct workflow *w, size_t index)
+{
+    if (!w || index >= w->slot_count)
+        return -ENOENT;
+    w->slots[index].paused = 1;
+    return 0;
+}
+
+int workflow_slot_resume(struct workflow *w, size_t index)
+{
+    if (!w || index >= w->slot_count)
+        return -ENOENT;
+    struct flow_slot *fs = &w->slots[index];
+    if (!fs->paused)
+        return 0;
+    fs->paused = 0;
+    flow_consider(fs); /* a module that waited, or a held retry */
+    return 0;
+}
+
+int workflow_slot_abort(struct workflow *w, size_t index, const char *why)
+{
+    if (!w || index >= w->slot_count)
+        return -ENOENT;
+    struct flow_slot *fs = &w->slots[index];
+    if (fs->slot->job)
+        return -EBUSY;
+    if (!fs->open)
+        return -ENOENT;
+    flow_abort_idle(fs, why);
     return 0;
 }

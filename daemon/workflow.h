@@ -58,6 +58,7 @@ struct flow_view {
     const char *phase;                      /* session phase while a job runs */
     uint64_t done, total;                   /* bytes of the flash; total 0 = unknown */
     uint64_t flash_started_unix_ms;
+    int paused; /* workflow_slot_pause */
 };
 
 /* Loads every [recipe] package on a worker (pkg_cache) and listens to the rack. */
@@ -74,5 +75,16 @@ int workflow_free(struct workflow *w);
 
 /* The flow of the slot at index (config order); -ENOENT past the end. */
 int workflow_slot_view(const struct workflow *w, size_t index, struct flow_view *ret);
+
+/* Slot control (POST /api/v1/slots/{label}/pause ...). A paused slot starts no new attempt:
+ * neither a new module nor a retry; the attempt in progress (a running job, a reboot to wait
+ * for) goes on to its verdict. Resume starts what waited. Both are idempotent; -ENOENT past
+ * the end. */
+int workflow_slot_pause(struct workflow *w, size_t index);
+int workflow_slot_resume(struct workflow *w, size_t index);
+/* Ends the slot's open attempt that has no job running right now (waiting for a reboot, a
+ * port) as aborted with why. -ENOENT: no such slot or no open attempt; -EBUSY: a job runs
+ * (abort that instead: slot_job_abort, and the attempt ends aborted with it). */
+int workflow_slot_abort(struct workflow *w, size_t index, const char *why);
 
 #endif

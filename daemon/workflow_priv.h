@@ -29,6 +29,7 @@ struct flow_slot {
     uint64_t state_since_unix_ms;
     uv_timer_t timer;
     int timer_open;
+    int paused;                 /* no new attempt starts here (workflow_slot_pause) */
     uint64_t done_attach_count; /* the device that got the verdict: not started again */
 
     /* the open attempt */

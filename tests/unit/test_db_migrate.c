@@ -2,6 +2,8 @@
  * not touch, the errno mapping, and coexistence with other readers and writers (WAL). */
 #include "db_testutil.h"
 
+#include "db_outbox.h"
+#include "db_query.h"
 #include "db_priv.h"
 
 #include <errno.h>
@@ -92,6 +94,14 @@ static void check_v1(struct db *db)
     assert_int_equal(a.result, DB_RESULT_RUNNING);
     assert_string_equal(a.mes_state, "none");
     assert_int_equal(a.ended_unix_ms, 0);
+    /* Version 2 does not queue history for the MES push (it pulls that). */
+    {
+        struct db_outbox_entry e;
+        int64_t pending = -1;
+        assert_int_equal(db_outbox_get(db, 1, &e), -ENOENT);
+        assert_int_equal(db_outbox_counts(db, &pending, NULL, NULL), 0);
+        assert_int_equal(pending, 0);
+    }
 
     assert_int_equal(db_package_get(db, V1_SHA, &p), 0);
     assert_string_equal(p.inspect_json, "{\"images\":2}");
@@ -103,6 +113,113 @@ static void check_v1(struct db *db)
     assert_string_equal(au.remote_addr, "10.0.0.5");
 }
 
+/* Version 2 adds the MES outbox, filled by triggers when an attempt becomes final. */
+#define V2_UUID_SENT "3d1e2f30-1111-4a51-8b1e-2d2b7f6a9c02"
+#define V2_UUID_WAIT "3d1e2f30-2222-4a51-8b1e-2d2b7f6a9c03"
+#define V2_UUID_RUN  "3d1e2f30-3333-4a51-8b1e-2d2b7f6a9c04"
+
+static void fill_v2(sqlite3 *c)
+{
+    raw_exec_ok(c, "INSERT INTO attempts (attempt_uuid, slot, imei, started_unix_ms) VALUES"
+                   " ('" V2_UUID_SENT "', 'B1', '861234567890124', 1000),"
+                   " ('" V2_UUID_WAIT "', 'B2', '861234567890125', 2000),"
+                   " ('" V2_UUID_RUN "', 'B3', '', 3000)");
+    raw_exec_ok(c, "UPDATE attempts SET result = 'pass', ended_unix_ms = 9000, duration_ms = 8000,"
+                   " finish_seq = 1 WHERE attempt_uuid = '" V2_UUID_SENT "'");
+    raw_exec_ok(c,
+                "UPDATE attempts SET result = 'fail', ended_unix_ms = 9500, duration_ms = 7500,"
+                " fail_code = 'timeout', finish_seq = 2 WHERE attempt_uuid = '" V2_UUID_WAIT "'");
+    raw_exec_ok(c, "UPDATE mes_outbox SET state = 'delivered', tries = 3, last_status = 201,"
+                   " last_try_unix_ms = 12000, delivered_unix_ms = 12000 WHERE attempt_id ="
+                   " (SELECT id FROM attempts WHERE attempt_uuid = '" V2_UUID_SENT "')");
+    raw_exec_ok(c, "UPDATE attempts SET mes_state = 'delivered' WHERE attempt_uuid = '" V2_UUID_SENT
+                   "'");
+    raw_exec_ok(c, "UPDATE mes_outbox SET tries = 2, last_status = 503, next_try_unix_ms = 15000,"
+                   " last_try_unix_ms = 11000, last_error = 'HTTP 503' WHERE attempt_id ="
+                   " (SELECT id FROM attempts WHERE attempt_uuid = '" V2_UUID_WAIT "')");
+}
+
+static void check_v2(struct db *db)
+{
+    struct db_attempt sent, wait, run;
+    struct db_outbox_entry e;
+
+    assert_int_equal(db_attempt_get_by_uuid(db, V2_UUID_SENT, &sent), 0);
+    assert_int_equal(db_attempt_get_by_uuid(db, V2_UUID_WAIT, &wait), 0);
+    assert_int_equal(db_attempt_get_by_uuid(db, V2_UUID_RUN, &run), 0);
+    assert_string_equal(sent.mes_state, "delivered");
+    assert_string_equal(wait.mes_state, "pending");
+    assert_string_equal(run.mes_state, "none");
+    assert_int_equal(db_outbox_get(db, sent.id, &e), 0);
+    assert_int_equal(e.state, DB_OUTBOX_DELIVERED);
+    assert_int_equal(e.tries, 3);
+    assert_int_equal(e.queued_unix_ms, 9000);
+    assert_int_equal(e.delivered_unix_ms, 12000);
+    assert_int_equal(db_outbox_get(db, wait.id, &e), 0);
+    assert_int_equal(e.state, DB_OUTBOX_PENDING);
+    assert_int_equal(e.tries, 2);
+    assert_int_equal(e.next_try_unix_ms, 15000);
+    assert_int_equal(e.last_status, 503);
+    assert_string_equal(e.last_error, "HTTP 503");
+    assert_int_equal(db_outbox_get(db, run.id, &e), -ENOENT);
+}
+
+/* Version 3 only adds indexes for the records API: rows written before it are found by the
+ * window and unit queries that use them. */
+static void fill_v3(sqlite3 *c)
+{
+    raw_exec_ok(c, "INSERT INTO attempts (attempt_uuid, slot, imei, started_unix_ms, result,"
+                   " ended_unix_ms, duration_ms, fail_code, finish_seq) VALUES"
+                   " ('3d1e2f30-4444-4a51-8b1e-2d2b7f6a9c05', 'C1', '869000000000003', 50000,"
+                   " 'fail', 51000, 1000, 'timeout', 3),"
+                   " ('3d1e2f30-5555-4a51-8b1e-2d2b7f6a9c06', 'C1', '869000000000003', 52000,"
+                   " 'pass', 60000, 8000, '', 4)");
+}
+
+static void check_v3(struct db *db)
+{
+    struct db_stats s;
+    struct db_unit u;
+    int64_t lo, hi;
+
+    assert_int_equal(db_stats_summary(db, 50000, 70000, &s), 0);
+    assert_int_equal(s.attempts, 2);
+    assert_int_equal(s.units, 1);
+    assert_int_equal(s.units_first_pass, 0);
+    assert_int_equal(s.units_final_pass, 1);
+    assert_int_equal(s.pass_duration_p50_ms, 8000);
+    assert_int_equal(db_unit_get(db, "869000000000003", &u), 0);
+    assert_int_equal(u.attempts, 2);
+    assert_int_equal(u.verdict, DB_RESULT_PASS);
+    assert_int_equal(db_window_range(db, 50000, 70000, true, &lo, &hi), 0);
+    assert_int_equal(lo, 3);
+    assert_int_equal(hi, 4);
+}
+
+/* Version 4 adds the settings table: a value saved before a later migration reads back. */
+static void fill_v4(sqlite3 *c)
+{
+    raw_exec_ok(c, "INSERT INTO settings (key, value, updated_unix_ms) VALUES"
+                   " ('job_context', '{\"lot\":\"L4\"}', 40000)");
+}
+
+static void check_v4(struct db *db)
+{
+    char value[64];
+    uint64_t at = 0;
+    assert_int_equal(db_setting_get(db, "job_context", value, sizeof(value), &at), 0);
+    assert_string_equal(value, "{\"lot\":\"L4\"}");
+    assert_int_equal(at, 40000);
+    assert_int_equal(db_setting_get(db, "job_context", value, 8, NULL), -E2BIG);
+    assert_int_equal(db_setting_get(db, "other", value, sizeof(value), NULL), -ENOENT);
+    assert_int_equal(db_setting_set(db, "job_context", "{\"lot\":\"L5\"}", 41000), 0);
+    assert_int_equal(db_setting_get(db, "job_context", value, sizeof(value), &at), 0);
+    assert_string_equal(value, "{\"lot\":\"L5\"}");
+    assert_int_equal(at, 41000);
+    assert_int_equal(db_setting_set(db, "job_context", "{lot", 42000), -EINVAL);
+    assert_int_equal(db_setting_set(db, "", "{}", 42000), -EINVAL);
+}
+
 struct version_fixture {
     int version;
     void (*fill)(sqlite3 *c);
@@ -111,6 +228,9 @@ struct version_fixture {
 
 static const struct version_fixture fixtures[] = {
     {1, fill_v1, check_v1},
+    {2, fill_v2, check_v2},
+    {3, fill_v3, check_v3},
+    {4, fill_v4, check_v4},
 };
 _Static_assert(sizeof(fixtures) / sizeof(fixtures[0]) == DB_SCHEMA_VERSION,
                "every schema version needs a fixture");
@@ -129,6 +249,12 @@ static void use_all_tables(struct db *db)
     a.result = DB_RESULT_PASS;
     a.ended_unix_ms = 20;
     assert_int_equal(db_attempt_finish(db, &a), 0);
+    {
+        struct db_outbox_entry e;
+        assert_int_equal(db_outbox_get(db, a.id, &e), 0);
+        assert_int_equal(e.state, DB_OUTBOX_PENDING);
+        assert_int_equal(e.queued_unix_ms, 20);
+    }
     assert_int_equal(db_package_upsert(db, &p), 0);
     assert_int_equal(db_audit_insert(db, &au, &id), 0);
 }

@@ -1,0 +1,257 @@
+/* Replies and request accessors for the route handlers (see http.h); the server itself is
+ * loop_http.c. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "http_priv.h"
+#include "log.h"
+
+/* Served when a reply cannot be built at all (out of memory). */
+static const char internal_error_body[] =
+    "{\"error\":{\"code\":\"internal\",\"message\":\"cannot build the response\"}}\n";
+
+/* ---- replies ------------------------------------------------------------------------ */
+
+/* Queues resp (NULL: creating it failed) with our headers and drops our reference. */
+static void queue_response(struct http_request *req, unsigned status, struct MHD_Response *resp,
+                           const char *content_type)
+{
+    if (!resp) {
+        req->queue_failed = true;
+        return;
+    }
+    bool ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) &&
+              MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") &&
+              MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (ok && req->allow[0])
+        ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
+    if (ok && req->www_authenticate[0])
+        ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, req->www_authenticate);
+    if (!ok || MHD_queue_response(req->conn, status, resp) != MHD_YES)
+        req->queue_failed = true;
+    MHD_destroy_response(resp);
+}
+
+static void queue(struct http_request *req, unsigned status, char *text, size_t len,
+                  const char *content_type)
+{
+    struct MHD_Response *resp;
+    if (text) {
+        resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+        if (!resp)
+            free(text);
+    } else {
+        resp = MHD_create_response_from_buffer(sizeof(internal_error_body) - 1,
+                                               (void *)internal_error_body, MHD_RESPMEM_PERSISTENT);
+        content_type = "application/json";
+    }
+    queue_response(req, status, resp, content_type);
+}
+
+/* The first reply of a request? A second one is a handler bug: logged and dropped. */
+static bool first_reply(struct http_request *req, unsigned status)
+{
+    if (req->replied) {
+        log_err("http: %s %s answered twice (second status %u dropped)", req->method,
+                req->route ? req->route->pattern : "?", status);
+        return false;
+    }
+    req->replied = true;
+    return true;
+}
+
+void http_reply_text(struct http_request *req, unsigned status, const char *content_type,
+                     char *body, size_t len)
+{
+    if (!first_reply(req, status)) {
+        free(body);
+        return;
+    }
+    if (!body) {
+        status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        len = sizeof(internal_error_body) - 1;
+    }
+    req->status = status;
+    req->body_len = len;
+    queue(req, status, body, len, content_type);
+}
+
+struct stream_reader {
+    long (*read)(void *ud, char *buf, size_t max);
+    void *ud;
+    void (*free_ud)(void *ud);
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct stream_reader *s = cls;
+    long n = s->read(s->ud, buf, max);
+    if (n == 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n < 0 || (size_t)n > max)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    struct stream_reader *s = cls;
+    if (s->free_ud)
+        s->free_ud(s->ud);
+    free(s);
+}
+
+void http_reply_stream(struct http_request *req, unsigned status, const char *content_type,
+                       long (*read)(void *ud, char *buf, size_t max), void *ud,
+                       void (*free_ud)(void *ud))
+{
+    if (!first_reply(req, status)) {
+        if (free_ud)
+            free_ud(ud);
+        return;
+    }
+    struct stream_reader *s = malloc(sizeof(*s));
+    struct MHD_Response *resp = NULL;
+    if (s) {
+        *s = (struct stream_reader){.read = read, .ud = ud, .free_ud = free_ud};
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, s,
+                                                 stream_free);
+        if (!resp)
+            stream_free(s);
+    } else if (free_ud) {
+        free_ud(ud);
+    }
+    if (!resp) {
+        req->replied = false;
+        http_reply_text(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json", NULL, 0);
+        return;
+    }
+    req->status = status;
+    req->body_len = 0; /* not known up front */
+    queue_response(req, status, resp, content_type);
+}
+
+void http_reply_json(struct http_request *req, unsigned status, json_t *body)
+{
+    if (!first_reply(req, status)) {
+        json_decref(body);
+        return;
+    }
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    size_t len = 0;
+    if (text) {
+        /* A trailing newline keeps `curl` output readable in a terminal. */
+        len = strlen(text);
+        char *grown = realloc(text, len + 2);
+        if (grown) {
+            text = grown;
+            text[len++] = '\n';
+            text[len] = '\0';
+        }
+    } else {
+        status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        len = sizeof(internal_error_body) - 1;
+    }
+    req->status = status;
+    req->body_len = len;
+    queue(req, status, text, len, "application/json");
+}
+
+void http_reply_error(struct http_request *req, unsigned status, const char *code, const char *fmt,
+                      ...)
+{
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    http_reply_json(
+        req, status,
+        json_pack("{s:{s:s, s:o}}", "error", "code", code, "message", http_json_string(message)));
+}
+
+/* ---- request accessors -------------------------------------------------------------- */
+
+struct station *http_request_station(const struct http_request *req)
+{
+    return req->server->st;
+}
+
+struct http_server *http_request_server(const struct http_request *req)
+{
+    return req->server;
+}
+
+const char *http_request_param(const struct http_request *req, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < req->param_count; i++)
+        if (req->param_name_len[i] == len && memcmp(req->param_name[i], name, len) == 0)
+            return req->param[i];
+    return NULL;
+}
+
+json_t *http_request_body(const struct http_request *req)
+{
+    return req->body;
+}
+
+const struct http_auth_who *http_request_who(const struct http_request *req)
+{
+    return &req->ex->who;
+}
+
+void http_request_audit(struct http_request *req, const char *action, const char *target,
+                        json_t *detail)
+{
+    db_field_set(req->audit_action, sizeof(req->audit_action), action ? action : "");
+    db_field_set(req->audit_target, sizeof(req->audit_target), target ? target : "");
+    json_decref(req->audit_detail);
+    req->audit_detail = detail;
+}
+
+const char *http_query_string(struct http_request *req, const char *name)
+{
+    const char *value = NULL;
+    size_t len = 0;
+    if (MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &value,
+                                      &len) != MHD_YES)
+        return NULL;
+    return value ? value : "";
+}
+
+int http_query_u64(struct http_request *req, const char *name, uint64_t min, uint64_t max,
+                   uint64_t def, uint64_t *ret)
+{
+    const char *value = NULL;
+    size_t len = 0;
+    if (MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &value,
+                                      &len) != MHD_YES) {
+        *ret = def;
+        return 0;
+    }
+    uint64_t v = 0;
+    bool ok = value && len >= 1 && len <= 20;
+    for (size_t i = 0; ok && i < len; i++) {
+        unsigned d = (unsigned)(value[i] - '0');
+        if (d > 9 || v > (UINT64_MAX - d) / 10)
+            ok = false;
+        else
+            v = v * 10 + d;
+    }
+    if (!ok || v < min || v > max) {
+        http_reply_error(req, MHD_HTTP_BAD_REQUEST, "bad_request",
+                         "query parameter '%s' must be a whole number from %llu to %llu", name,
+                         (unsigned long long)min, (unsigned long long)max);
+        return -EINVAL;
+    }
+    *ret = v;
+    return 0;
+}
