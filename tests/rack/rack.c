@@ -200,11 +200,42 @@ static void on_model_event(void *userdata, const char *port, const char *what, b
 /* ---- --demo: modules come and go at random until SIGINT/SIGTERM ---- */
 
 #define DEMO_TICK_MS   700
-#define DEMO_MIN_LIFE  3000
-#define DEMO_MAX_LIFE  9000
+#define DEMO_MIN_LIFE  12000 /* an operator pulls a module some seconds after its verdict */
+#define DEMO_MAX_LIFE  20000
 #define DEMO_MAX_PORTS 32
 
-static const char *const demo_profiles[] = {"quectel-at", "unisoc-dl", "asr-dl", "loopback-usb"};
+/* What an operator plugs in on a line whose station holds the recipes scripts/demo makes
+ * (EC200U CNAA, EC800M CNLE shared by EC800M CNLA, EC200A CNLA): mostly modules that pass,
+ * some that teach what the tiles say when they do not. weight: out of 100. */
+static const struct {
+    unsigned weight;
+    const char *profile;
+    const char *opts; /* space-separated; an IMEI is added to modules */
+} demo_modules[] = {
+    {35, "quectel-unisoc-at", "series=EC200U submodel=CNAA"},
+    {25, "quectel-at", "series=EC800M submodel=CNLA"},
+    {15, "quectel-ec200a-at", "series=EC200A submodel=CNLA"},
+    {8, "quectel-at", "series=EC600N submodel=CNLA"}, /* no recipe fits: refused */
+    {7, "quectel-unisoc-at", "series=EC200U submodel=CNAA download_opts=unplug_at_chunk:12"},
+    {5, "unisoc-dl", "unit=EC200U.CNAA.IMEI.-"}, /* arrived in download mode (boot pin) */
+    {5, "loopback-usb", ""},                     /* not a module */
+};
+
+/* A fresh valid IMEI per plugged module: test TAC 86612305, serial from a counter. */
+static void demo_imei(char out[16])
+{
+    static unsigned serial = 700000;
+    snprintf(out, 16, "86612305%06u", serial++ % 1000000);
+    unsigned sum = 0;
+    for (int i = 0; i < 14; i++) {
+        unsigned d = (unsigned)(out[i] - '0');
+        if (i % 2 == 1 && (d *= 2) > 9)
+            d -= 9;
+        sum += d;
+    }
+    out[14] = (char)('0' + (10 - sum % 10) % 10);
+    out[15] = '\0';
+}
 
 static struct {
     guint timer;
@@ -242,9 +273,37 @@ static gboolean tick(gpointer data)
     if (!nfree)
         return G_SOURCE_CONTINUE;
     size_t i = free_ports[g_random_int_range(0, (gint32)nfree)];
-    const char *profile = demo_profiles[g_random_int_range(0, G_N_ELEMENTS(demo_profiles))];
+    size_t m = 0;
+    for (int pick = g_random_int_range(0, 100); m + 1 < G_N_ELEMENTS(demo_modules); m++) {
+        if (pick < (int)demo_modules[m].weight)
+            break;
+        pick -= (int)demo_modules[m].weight;
+    }
+    const char *profile = demo_modules[m].profile;
+    char imei[16], text[256];
+    demo_imei(imei);
+    snprintf(text, sizeof(text), "%s", demo_modules[m].opts);
+    char *at = strstr(text, "IMEI"); /* the identity of a module plugged in download mode */
+    if (at) {
+        memmove(at + 15, at + 4, strlen(at + 4) + 1);
+        memcpy(at, imei, 15);
+    }
+    gchar **opts = g_strsplit(text, " ", -1);
+    GPtrArray *list = g_ptr_array_new();
+    for (size_t k = 0; opts[k]; k++)
+        if (*opts[k])
+            g_ptr_array_add(list, opts[k]);
+    char imei_opt[32];
+    snprintf(imei_opt, sizeof(imei_opt), "imei=%s", imei);
+    if (strstr(profile, "quectel-"))
+        g_ptr_array_add(list, imei_opt);
+    g_ptr_array_add(list, NULL);
     unsigned bus, dev;
-    if (vrack_plug(a->rack, demo.ports[i].port, profile, NULL, &bus, &dev, err, sizeof(err)) < 0) {
+    int rc = vrack_plug(a->rack, demo.ports[i].port, profile, (const char *const *)list->pdata,
+                        &bus, &dev, err, sizeof(err));
+    g_ptr_array_free(list, TRUE);
+    g_strfreev(opts);
+    if (rc < 0) {
         fprintf(stderr, "demo: plug %s %s: %s\n", demo.ports[i].port, profile, err);
         return G_SOURCE_CONTINUE;
     }
