@@ -8,6 +8,10 @@
 
 /* Read-only station state: /healthz, station, slots, ignored ports, slot events. */
 extern const struct http_route api_state_routes[];
+/* One slot as GET /api/v1/slots/{label} shows it (api_events.c sends the same). */
+json_t *api_state_slot_json(struct station *st, size_t index);
+/* Live events: GET /api/v1/events/stream (api_events.c). */
+extern const struct http_route api_events_routes[];
 /* Job context and slot control (pause, resume, abort). */
 extern const struct http_route api_control_routes[];
 /* Restores the job context saved by PUT /api/v1/context; call once the database is open.

@@ -217,7 +217,7 @@ static struct slot *find_slot(struct http_request *req, size_t *index)
                          label ? label : "");
         return NULL;
     }
-    *index = (size_t)(s - rack_slot(st->rack, 0));
+    *index = rack_slot_index(st->rack, s);
     return s;
 }
 

@@ -165,7 +165,7 @@ static void get_slot(struct http_request *req)
                          label ? label : "");
         return;
     }
-    http_reply_json(req, MHD_HTTP_OK, slot_json(st, (size_t)(s - rack_slot(st->rack, 0))));
+    http_reply_json(req, MHD_HTTP_OK, slot_json(st, rack_slot_index(st->rack, s)));
 }
 
 static void get_ignored(struct http_request *req)
@@ -241,6 +241,11 @@ static void get_events(struct http_request *req)
     http_reply_json(
         req, MHD_HTTP_OK,
         json_pack("{s:o, s:I}", "events", page.list, "next_after_id", (json_int_t)page.last_id));
+}
+
+json_t *api_state_slot_json(struct station *st, size_t index)
+{
+    return slot_json(st, index);
 }
 
 static const char *const events_query[] = {"after_id", "limit", NULL};

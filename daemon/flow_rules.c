@@ -136,10 +136,12 @@ enum fail_code flow_verify(const struct pkg *pkg, const char *imei_before,
     return FAIL_NONE;
 }
 
-bool flow_is_transient(enum fail_code code, const char *stage)
+bool flow_is_transient(enum fail_code code, const char *stage, uint64_t confirmed)
 {
     /* After the flash the module's state is unknown: it is not flashed again on its own. */
     if (strcmp(stage, FLOW_STAGE_VERIFY) == 0)
+        return false;
+    if (strcmp(stage, FLOW_STAGE_FLASH) == 0 && confirmed > 0)
         return false;
     return code == FAIL_TIMEOUT || code == FAIL_IO || code == FAIL_PROTOCOL;
 }

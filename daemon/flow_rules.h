@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "package/pkg.h"
 #include "protocol.h"
@@ -50,8 +51,11 @@ enum fail_code flow_verify(const struct pkg *pkg, const char *imei_before,
                            size_t msglen);
 
 /* Failures worth retrying on the same module without the operator: the module is still on
- * the slot and the cause is plausibly passing (a timeout, a USB error, a garbled frame). */
-bool flow_is_transient(enum fail_code code, const char *stage);
+ * the slot and the cause is plausibly passing (a timeout, a USB error, a garbled frame).
+ * confirmed: bytes the device confirmed in the failed flash. Once it confirmed any, it has
+ * left its boot ROM for a loader, and a new session starting with the ROM's handshake
+ * cannot reach it without a reset: such a flash is not retried in place. */
+bool flow_is_transient(enum fail_code code, const char *stage, uint64_t confirmed);
 
 /* One sentence telling the operator what to do next after a failure of this class at this
  * stage; detail (may be "") is the failure's own message, quoted where it helps. */

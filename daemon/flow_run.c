@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "at/at.h"
+#include "event_bus.h"
 #include "flow_rules.h"
 #include "log.h"
 #include "package/pkg.h"
@@ -59,10 +60,8 @@ static int device_is_at(const struct flow_slot *fs)
 
 static const struct pkg *recipe_pkg(const struct flow_slot *fs)
 {
-    if (fs->recipe < 0)
-        return NULL;
-    const struct recipe_state *rs = &fs->w->recipes[fs->recipe];
-    return rs->entry ? pkg_entry_pkg(rs->entry) : NULL;
+    /* the attempt's own reference: the recipe table may have been reloaded since */
+    return fs->recipe >= 0 && fs->entry ? pkg_entry_pkg(fs->entry) : NULL;
 }
 
 /* ---- state, timer, events ------------------------------------------------------------ */
@@ -95,6 +94,8 @@ static void set_state(struct flow_slot *fs, enum flow_state s)
     if (db_slot_event_insert(st->db, &ev, NULL) < 0)
         log_slot(LOG_LEVEL_WARNING, fs->slot->cfg.label, port_of(fs),
                  "cannot record the flow event: %s", db_last_error(st->db));
+    else
+        event_bus_poke(); /* live event streams */
 }
 
 static void on_timer(uv_timer_t *t);
@@ -125,6 +126,7 @@ static void forget_module(struct flow_slot *fs)
         pkg_entry_unref(fs->entry);
     fs->entry = NULL;
     fs->recipe = -1;
+    fs->recipe_name[0] = fs->recipe_options[0] = '\0';
     fs->try_no = 0;
     fs->from_download = 0;
     fs->model[0] = fs->imei[0] = fs->revision_before[0] = fs->revision_after[0] = '\0';
@@ -150,8 +152,7 @@ static void fill_identity(struct flow_slot *fs, struct db_attempt *a)
         db_field_set(a->platform, sizeof(a->platform), pkg_platform_to_string(p->platform));
         db_field_set(a->package_name, sizeof(a->package_name), p->name);
         db_field_set(a->package_version, sizeof(a->package_version), p->ident.version);
-        db_field_set(a->package_sha256, sizeof(a->package_sha256),
-                     pkg_entry_sha256(fs->w->recipes[fs->recipe].entry));
+        db_field_set(a->package_sha256, sizeof(a->package_sha256), pkg_entry_sha256(fs->entry));
     }
 }
 
@@ -224,6 +225,8 @@ static void run_close(struct flow_slot *fs, enum fail_code code, const char *sta
     if (st->db && a->id && db_attempt_finish(st->db, a) < 0)
         log_slot(LOG_LEVEL_ERR, fs->slot->cfg.label, port_of(fs),
                  "cannot record the end of attempt %" PRId64 ": %s", a->id, db_last_error(st->db));
+    else /* the verdict joins the slot event timeline (live events, docs/http.md) */
+        event_bus_attempt_finished(st, fs->slot->cfg.label, port_of(fs), a, fs->try_no);
 
     struct slot *slot = fs->slot;
     copy(slot->last_result, sizeof(slot->last_result),
@@ -251,7 +254,7 @@ static void run_close(struct flow_slot *fs, enum fail_code code, const char *sta
         return;
     }
     if (code != FAIL_ABORTED && !st->stopping && !fs->w->stopped && slot->device &&
-        flow_is_transient(code, stage) && fs->try_no <= st->cfg.flow.retries) {
+        flow_is_transient(code, stage, fs->done) && fs->try_no <= st->cfg.flow.retries) {
         set_state(fs, FLOW_RETRY_WAIT);
         timer_arm(fs, st->cfg.flow.retry_delay_ms);
         return;
@@ -372,10 +375,9 @@ static void start_flash(struct flow_slot *fs)
         run_close(fs, FAIL_NO_MATCH, FLOW_STAGE_FLASH, msg, NULL);
         return;
     }
-    const struct recipe_state *rs = &fs->w->recipes[fs->recipe];
-    copy(fs->job_options, sizeof(fs->job_options), rs->cfg->options);
+    copy(fs->job_options, sizeof(fs->job_options), fs->recipe_options);
     size_t image_len = 0;
-    const uint8_t *image = pkg_entry_flash(rs->entry, &image_len);
+    const uint8_t *image = pkg_entry_flash(fs->entry, &image_len);
     db_field_set(fs->attempt.protocol, sizeof(fs->attempt.protocol), driver->name);
     int r = start_job(fs, driver, pkg, image, image_len, on_flashed, FLOW_STAGE_FLASH);
     if (r == -EAGAIN) {
@@ -391,7 +393,7 @@ static void start_flash(struct flow_slot *fs)
     fs->flash_started_unix_ms = station_now_unix_ms();
     set_state(fs, FLOW_FLASHING);
     log_slot(LOG_LEVEL_NOTICE, fs->slot->cfg.label, dev->port_path,
-             "flashing %s %s (recipe %s) over %s", pkg->name, pkg->ident.version, rs->cfg->name,
+             "flashing %s %s (recipe %s) over %s", pkg->name, pkg->ident.version, fs->recipe_name,
              driver->name);
 }
 
@@ -409,6 +411,8 @@ static void guard_and_switch(struct flow_slot *fs)
         return;
     }
     fs->recipe = pick.index;
+    copy(fs->recipe_name, sizeof(fs->recipe_name), w->recipes[pick.index].cfg->name);
+    copy(fs->recipe_options, sizeof(fs->recipe_options), w->recipes[pick.index].cfg->options);
     if (fs->entry)
         pkg_entry_unref(fs->entry);
     fs->entry = pkg_entry_ref(w->recipes[pick.index].entry);
@@ -570,6 +574,10 @@ static void start_from_download(struct flow_slot *fs, const struct proto *driver
         return;
     }
     fs->recipe = match;
+    copy(fs->recipe_name, sizeof(fs->recipe_name), w->recipes[match].cfg->name);
+    copy(fs->recipe_options, sizeof(fs->recipe_options), w->recipes[match].cfg->options);
+    if (fs->entry)
+        pkg_entry_unref(fs->entry);
     fs->entry = pkg_entry_ref(w->recipes[match].entry);
     fill_identity(fs, &fs->attempt);
     start_flash(fs);

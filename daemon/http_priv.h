@@ -28,6 +28,8 @@ struct http_server {
     uint16_t port;
     char listen[80];
     struct http_stats stats;
+    struct http_live *lives; /* open live streams (http_reply_live), resumed before stopping */
+    bool kick;               /* a live stream woke during MHD_run(): run again at once */
 };
 
 /* What we remember about one request between access handler calls (MHD's con_cls). */
@@ -65,5 +67,39 @@ struct http_request {
     bool replied;
     bool queue_failed;
 };
+
+/* ---- live streams (Server-Sent Events, api_events.c) -------------------------------------
+ *
+ * A body with no end in sight. read(ud, buf, max) is called whenever the socket can take more:
+ * it returns how many bytes it wrote (> 0), HTTP_LIVE_IDLE when it has nothing to send now,
+ * HTTP_LIVE_END to end the body cleanly, or HTTP_LIVE_ERROR to close the connection. On
+ * HTTP_LIVE_IDLE the connection is suspended (MHD_suspend_connection): it costs no CPU and
+ * does not time out until http_live_wake() resumes it, which calls read again. free_ud(ud)
+ * runs exactly once, when the connection is gone (client closed, error, server stopping);
+ * the handle is invalid after it. http_close() resumes every suspended stream before it
+ * stops libmicrohttpd (stopping with suspended connections is not allowed). */
+struct http_live;
+#define HTTP_LIVE_IDLE  0L
+#define HTTP_LIVE_END   (-1L)
+#define HTTP_LIVE_ERROR (-2L)
+
+/* Answers 200 with content_type and a live body; NULL when it could not (free_ud has run and a
+ * 500 is answered). */
+struct http_live *http_reply_live(struct http_request *req, const char *content_type,
+                                  long (*read)(void *ud, char *buf, size_t max), void *ud,
+                                  void (*free_ud)(void *ud));
+/* Has read called again soon; harmless when the stream is not idle. Loop thread only. */
+void http_live_wake(struct http_live *live);
+/* Whether the client of an idle (suspended) stream has closed its end: MHD does not watch
+ * suspended connections, so the owner asks now and then (a poll of the socket, no wait). */
+bool http_live_peer_gone(struct http_live *live);
+/* Resumes every idle stream (http_close, before MHD_stop_daemon). */
+void http_live_resume_all(struct http_server *h);
+/* Runs MHD on the next loop turn (a resumed connection has work). loop_http.c. */
+void http_server_kick(struct http_server *h);
+/* Value of request header name, or NULL. Valid during the handler. */
+const char *http_request_header(struct http_request *req, const char *name);
+/* Client address of the request as text ("127.0.0.1"), for log lines. */
+void http_request_remote(struct http_request *req, char *buf, size_t size);
 
 #endif

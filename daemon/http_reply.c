@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include "http.h"
 #include "http_priv.h"
@@ -135,6 +137,131 @@ void http_reply_stream(struct http_request *req, unsigned status, const char *co
     req->status = status;
     req->body_len = 0; /* not known up front */
     queue_response(req, status, resp, content_type);
+}
+
+/* ---- live streams (http_priv.h) -------------------------------------------------------- */
+
+struct http_live {
+    struct http_server *server;
+    struct MHD_Connection *conn;
+    long (*read)(void *ud, char *buf, size_t max);
+    void *ud;
+    void (*free_ud)(void *ud);
+    bool suspended;
+    struct http_live *next, **prev; /* in server->lives */
+};
+
+static ssize_t live_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct http_live *l = cls;
+    long n = l->read(l->ud, buf, max);
+    if (n == HTTP_LIVE_IDLE) {
+        /* MHD calls an external-mode reader that returned 0 again on every MHD_run(); a
+         * suspended connection is left alone until http_live_wake(). */
+        MHD_suspend_connection(l->conn);
+        l->suspended = true;
+        return 0;
+    }
+    if (n == HTTP_LIVE_END)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n < 0 || (size_t)n > max)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return (ssize_t)n;
+}
+
+static void live_free(void *cls)
+{
+    struct http_live *l = cls;
+    if (l->prev) {
+        *l->prev = l->next;
+        if (l->next)
+            l->next->prev = l->prev;
+    }
+    if (l->free_ud)
+        l->free_ud(l->ud);
+    free(l);
+}
+
+struct http_live *http_reply_live(struct http_request *req, const char *content_type,
+                                  long (*read)(void *ud, char *buf, size_t max), void *ud,
+                                  void (*free_ud)(void *ud))
+{
+    if (!first_reply(req, MHD_HTTP_OK)) {
+        if (free_ud)
+            free_ud(ud);
+        return NULL;
+    }
+    struct http_live *l = calloc(1, sizeof(*l));
+    struct MHD_Response *resp = NULL;
+    if (l) {
+        *l = (struct http_live){
+            .server = req->server, .conn = req->conn, .read = read, .ud = ud, .free_ud = free_ud};
+        /* Small blocks: an event goes out as soon as it is made, not when 16 KiB gathered. */
+        resp =
+            MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4 * 1024, live_read, l, live_free);
+        if (!resp)
+            live_free(l);
+    } else if (free_ud) {
+        free_ud(ud);
+    }
+    if (!resp) {
+        req->replied = false;
+        http_reply_text(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json", NULL, 0);
+        return NULL;
+    }
+    l->next = req->server->lives;
+    if (l->next)
+        l->next->prev = &l->next;
+    l->prev = &req->server->lives;
+    req->server->lives = l;
+    req->status = MHD_HTTP_OK;
+    req->body_len = 0;
+    queue_response(req, MHD_HTTP_OK, resp, content_type);
+    return req->queue_failed ? NULL : l;
+}
+
+void http_live_wake(struct http_live *live)
+{
+    if (!live->suspended)
+        return;
+    live->suspended = false;
+    MHD_resume_connection(live->conn);
+    http_server_kick(live->server);
+}
+
+bool http_live_peer_gone(struct http_live *live)
+{
+    if (!live->suspended)
+        return false; /* MHD watches the socket itself and notices at the next write */
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(live->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci)
+        return false;
+    struct pollfd pfd = {.fd = ci->connect_fd, .events = POLLIN};
+    if (poll(&pfd, 1, 0) <= 0)
+        return false;
+    if (pfd.revents & (POLLERR | POLLHUP))
+        return true;
+    /* A stream's client sends nothing after its request: readable means closed, unless it
+     * did send something (then we let MHD find out). */
+    char c;
+    ssize_t n = recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+void http_live_resume_all(struct http_server *h)
+{
+    for (struct http_live *l = h->lives; l; l = l->next)
+        if (l->suspended) {
+            l->suspended = false;
+            MHD_resume_connection(l->conn);
+        }
+}
+
+const char *http_request_header(struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
 void http_reply_json(struct http_request *req, unsigned status, json_t *body)

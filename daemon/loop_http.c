@@ -39,7 +39,8 @@
 
 /* Searched in order; the first route whose pattern and method match wins. */
 static const struct http_route *const route_tables[] = {
-    api_state_routes, api_control_routes, api_records_routes, api_metrics_routes, api_web_routes,
+    api_state_routes,   api_events_routes,  api_control_routes,
+    api_records_routes, api_metrics_routes, api_web_routes,
 };
 
 /* ---- small helpers ------------------------------------------------------------------ */
@@ -366,6 +367,11 @@ static void remote_address(struct MHD_Connection *conn, char *buf, size_t size)
     }
 }
 
+void http_request_remote(struct http_request *req, char *buf, size_t size)
+{
+    remote_address(req->conn, buf, size);
+}
+
 /* Once a request is answered: a write that passed the token check goes to the audit log,
  * whatever we answered (a refused body is a call too). */
 static void finish_request(struct http_request *req, struct http_exchange *ex)
@@ -541,7 +547,9 @@ static void finish_close(struct http_server *h)
 {
     /* uv_close() on the poll handle takes the epoll fd out of libuv's set at once, so MHD
      * may close it right after. MHD_stop_daemon closes the listen socket and every open
-     * connection (their completion callbacks free our per-request state). */
+     * connection (their completion callbacks free our per-request state). Suspended live
+     * streams must be resumed first: MHD refuses to stop with suspended connections. */
+    http_live_resume_all(h);
     uv_close((uv_handle_t *)&h->poll, on_handle_closed);
     uv_close((uv_handle_t *)&h->timer, on_handle_closed);
     MHD_stop_daemon(h->mhd);
@@ -581,7 +589,10 @@ static void run_mhd(struct http_server *h)
         log_warning("http: %u connections open, the limit: new clients wait", after);
     h->at_limit = after >= h->max_connections;
     MHD_UNSIGNED_LONG_LONG timeout_ms;
-    if (MHD_get_timeout(h->mhd, &timeout_ms) == MHD_YES)
+    if (h->kick) { /* a live stream was resumed while MHD ran: it has work now */
+        h->kick = false;
+        uv_timer_start(&h->timer, on_timer, 0, 0);
+    } else if (MHD_get_timeout(h->mhd, &timeout_ms) == MHD_YES)
         uv_timer_start(&h->timer, on_timer, (uint64_t)timeout_ms, 0);
     else
         uv_timer_stop(&h->timer);
@@ -598,6 +609,16 @@ static void on_poll(uv_poll_t *poll, int status, int events)
     if (status < 0)
         log_err("http: polling the server failed: %s", uv_strerror(status));
     run_mhd(poll->data);
+}
+
+void http_server_kick(struct http_server *h)
+{
+    if (h->closing)
+        return;
+    if (h->running)
+        h->kick = true;
+    else
+        uv_timer_start(&h->timer, on_timer, 0, 0);
 }
 
 void http_server_stats(const struct http_server *h, struct http_stats *ret)
@@ -646,7 +667,8 @@ int http_start(struct station *st, struct http_server **ret)
         struct sockaddr_in6 v6;
     } addr;
     memset(&addr, 0, sizeof(addr));
-    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    /* ALLOW_SUSPEND_RESUME: idle live streams are parked (http_reply_live). */
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     bool v6 = false;
     if (inet_pton(AF_INET, host, &addr.v4.sin_addr) == 1) {
         addr.v4.sin_family = AF_INET;

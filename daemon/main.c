@@ -11,11 +11,13 @@
 
 #include "api.h"
 #include "db.h"
+#include "event_bus.h"
 #include "http.h"
 #include "log.h"
 #include "loop_usb.h"
 #include "mes.h"
 #include "rack.h"
+#include "reload.h"
 #include "slot_job.h"
 #include "station.h"
 #include "tty_monitor.h"
@@ -27,7 +29,8 @@ struct daemon_ctx {
     struct station st;
     uv_signal_t sig_int, sig_term, sig_hup;
     uv_timer_t watchdog;
-    struct mes *mes; /* MES push, NULL when [mes] url is not set */
+    struct mes *mes;       /* MES push, NULL when [mes] url is not set */
+    struct reload *reload; /* SIGHUP */
     int watchdog_on;
     int signals_on;
     int exit_code;
@@ -77,6 +80,7 @@ static void close_sources(struct station *st)
     if (st->http)
         http_close(st->http, NULL, NULL);
     st->http = NULL;
+    event_bus_close(event_bus_current()); /* after http: its streams are gone */
     if (st->ttys)
         tty_monitor_close(st->ttys, NULL, NULL);
     st->ttys = NULL;
@@ -109,6 +113,7 @@ static void begin_shutdown(struct daemon_ctx *d, const char *why)
      * shutdown aborts below are queued for the next run. */
     mes_stop(d->mes, NULL, NULL);
     d->mes = NULL;
+    reload_stop(d->reload); /* a reload in flight is dropped; frozen slots stay as they are */
     /* Attempts between two jobs end as aborted now; running jobs end as aborted, their
      * owners record them; then the sources close. */
     workflow_stop(st->workflow, "daemon shutting down");
@@ -125,8 +130,8 @@ static void on_signal(uv_signal_t *s, int signum)
 {
     struct daemon_ctx *d = s->data;
     if (signum == SIGHUP) {
-        log_notice("flashrackd: SIGHUP: configuration reload is not supported yet; "
-                   "restart the service to apply a new configuration");
+        if (d->reload)
+            reload_request(d->reload, "SIGHUP"); /* logs and records the outcome itself */
         return;
     }
     begin_shutdown(d, signum == SIGINT ? "SIGINT" : "SIGTERM");
@@ -198,6 +203,10 @@ static int run(struct daemon_ctx *d, const char *config_path)
     r = tty_monitor_new(loop, on_tty_added, on_tty_removed, st, &st->ttys);
     if (r < 0)
         return 1;
+    struct event_bus *bus;
+    r = event_bus_start(st, &bus); /* live events; before http, which serves them */
+    if (r < 0)
+        return 1;
     r = http_start(st, &st->http); /* logs the precise reason itself */
     if (r < 0)
         return 1;
@@ -208,6 +217,9 @@ static int run(struct daemon_ctx *d, const char *config_path)
             return 1;
         }
     }
+    r = reload_new(st, config_path, &d->mes, &d->reload);
+    if (r < 0)
+        return 1;
     /* USB first (ENUMERATE reports what is present), then ttys, so each tty finds its device. */
     r = usb_loop_start_hotplug(st->usb, on_usb_hotplug, st);
     if (r < 0)
@@ -291,6 +303,7 @@ int main(int argc, char **argv)
         begin_shutdown(&d, "startup failed");
     if (st->loop)
         uv_run(st->loop, UV_RUN_DEFAULT); /* let every close callback run */
+    reload_free(d.reload);
     if (workflow_free(st->workflow) < 0)
         log_err("flashrackd: package loads still queued at exit");
     rack_free(st->rack);

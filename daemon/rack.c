@@ -2,6 +2,7 @@
 #include "rack.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <jansson.h>
 #include <libusb.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "event_bus.h"
 #include "log.h"
 #include "station.h"
 
@@ -22,7 +24,7 @@ struct rack_listener {
 struct rack {
     const struct config *cfg;
     struct db *db;
-    struct slot *slots;
+    struct slot **slots; /* RACK_MAX_SLOTS; each slot keeps its address for its whole life */
     size_t slot_count;
     struct rack_device *devices[RACK_MAX_DEVICES];
     size_t device_count;
@@ -111,18 +113,18 @@ int rack_new(const struct config *cfg, struct db *db, struct rack **ret)
         return -ENOMEM;
     rack->cfg = cfg;
     rack->db = db;
-    rack->slot_count = cfg->slot_count;
-    rack->slots = calloc(cfg->slot_count ? cfg->slot_count : 1, sizeof(*rack->slots));
+    rack->slots = calloc(RACK_MAX_SLOTS, sizeof(*rack->slots));
     rack->ttys = calloc(RACK_MAX_TTYS, sizeof(*rack->ttys));
     if (!rack->slots || !rack->ttys) {
         rack_free(rack);
         return -ENOMEM;
     }
-    uint64_t now = station_now_unix_ms();
     for (size_t i = 0; i < cfg->slot_count; i++) {
-        rack->slots[i].cfg = cfg->slots[i];
-        rack->slots[i].state = SLOT_EMPTY;
-        rack->slots[i].state_since_unix_ms = now;
+        int r = rack_slot_add(rack, &cfg->slots[i], NULL);
+        if (r < 0) {
+            rack_free(rack);
+            return r;
+        }
     }
     *ret = rack;
     return 0;
@@ -137,6 +139,8 @@ void rack_free(struct rack *rack)
             libusb_unref_device(rack->devices[i]->usb);
         free(rack->devices[i]);
     }
+    for (size_t i = 0; i < rack->slot_count; i++)
+        free(rack->slots[i]);
     free(rack->slots);
     free(rack->ttys);
     free(rack);
@@ -198,13 +202,15 @@ static void record(struct rack *rack, enum rack_event ev, const struct slot *slo
     if (r < 0)
         log_slot(LOG_LEVEL_ERR, e.slot, port_path, "cannot record %s event: %s (%s)", e.event,
                  strerror(-r), db_last_error(rack->db));
+    else
+        event_bus_poke(); /* live event streams */
 }
 
 static struct slot *slot_for_device(struct rack *rack, const struct rack_device *dev)
 {
     for (size_t i = 0; i < rack->slot_count; i++)
-        if (rack->slots[i].device == dev)
-            return &rack->slots[i];
+        if (rack->slots[i]->device == dev)
+            return rack->slots[i];
     return NULL;
 }
 
@@ -216,6 +222,33 @@ void rack_set_slot_state(struct rack *rack, struct slot *slot, enum slot_state s
     slot->state_since_unix_ms = station_now_unix_ms();
     notify(rack, RACK_EV_STATE, slot, slot->device);
 }
+
+/* Exact paths win over globs (as in config_slot_for_port). A slot frozen by a reload comes
+ * first on the port its module is on, so a module whose attempt outlives the reload comes back
+ * to it from each re-enumeration (whatever the new map says about that port); elsewhere it
+ * wins ties with its old pattern. */
+static struct slot *slot_for_port(struct rack *rack, const char *port_path)
+{
+    for (size_t i = 0; i < rack->slot_count; i++) {
+        struct slot *s = rack->slots[i];
+        if (s->frozen && !s->removed && strcmp(s->module_port, port_path) == 0)
+            return s;
+    }
+    for (int glob = 0; glob < 2; glob++)
+        for (int frozen = 1; frozen >= 0; frozen--)
+            for (size_t i = 0; i < rack->slot_count; i++) {
+                struct slot *s = rack->slots[i];
+                if (s->removed || (s->frozen != 0) != frozen)
+                    continue;
+                if (glob ? fnmatch(s->cfg.port, port_path, 0) == 0
+                         : strcmp(s->cfg.port, port_path) == 0)
+                    return s;
+            }
+    return NULL;
+}
+
+static void ignore(struct rack *rack, struct rack_device *dev);
+static void attach(struct rack *rack, struct slot *slot, struct rack_device *dev);
 
 void rack_usb_arrived(struct rack *rack, const struct rack_device *in)
 {
@@ -248,8 +281,7 @@ void rack_usb_arrived(struct rack *rack, const struct rack_device *in)
         dev->attached_unix_ms = station_now_unix_ms();
     rack->devices[rack->device_count++] = dev;
 
-    const struct config_slot *cs = config_slot_for_port(rack->cfg, dev->port_path);
-    struct slot *slot = cs ? rack_slot_by_label(rack, cs->label) : NULL;
+    struct slot *slot = slot_for_port(rack, dev->port_path);
     if (slot && slot->device) {
         /* Two devices on one slot can only happen with a glob pattern. The second is kept
          * off the slot and treated like an unmapped port: never opened. */
@@ -259,17 +291,28 @@ void rack_usb_arrived(struct rack *rack, const struct rack_device *in)
         slot = NULL;
     }
     if (!slot) {
-        dev->slot = NULL;
-        log_slot(LOG_LEVEL_NOTICE, NULL, dev->port_path,
-                 "%04x:%04x %s on an unmapped port: ignored, not opened", dev->vid, dev->pid,
-                 dev->product);
-        record(rack, RACK_EV_IGNORED, NULL, dev->port_path, dev->vid, dev->pid, device_detail(dev));
-        notify(rack, RACK_EV_IGNORED, NULL, dev);
+        ignore(rack, dev);
         return;
     }
+    attach(rack, slot, dev);
+}
+
+static void ignore(struct rack *rack, struct rack_device *dev)
+{
+    dev->slot = NULL;
+    log_slot(LOG_LEVEL_NOTICE, NULL, dev->port_path,
+             "%04x:%04x %s on an unmapped port: ignored, not opened", dev->vid, dev->pid,
+             dev->product);
+    record(rack, RACK_EV_IGNORED, NULL, dev->port_path, dev->vid, dev->pid, device_detail(dev));
+    notify(rack, RACK_EV_IGNORED, NULL, dev);
+}
+
+static void attach(struct rack *rack, struct slot *slot, struct rack_device *dev)
+{
     dev->slot = &slot->cfg;
     slot->device = dev;
     slot->attach_count++;
+    snprintf(slot->module_port, sizeof(slot->module_port), "%s", dev->port_path);
     log_slot(LOG_LEVEL_INFO, slot->cfg.label, dev->port_path, "attached %04x:%04x %s %s", dev->vid,
              dev->pid, dev->manufacturer, dev->product);
     record(rack, RACK_EV_ATTACH, slot, dev->port_path, dev->vid, dev->pid, device_detail(dev));
@@ -377,15 +420,23 @@ size_t rack_slot_count(const struct rack *rack)
 
 struct slot *rack_slot(struct rack *rack, size_t index)
 {
-    return index < rack->slot_count ? &rack->slots[index] : NULL;
+    return index < rack->slot_count ? rack->slots[index] : NULL;
 }
 
 struct slot *rack_slot_by_label(struct rack *rack, const char *label)
 {
     for (size_t i = 0; i < rack->slot_count; i++)
-        if (strcmp(rack->slots[i].cfg.label, label) == 0)
-            return &rack->slots[i];
+        if (strcmp(rack->slots[i]->cfg.label, label) == 0 && !rack->slots[i]->removed)
+            return rack->slots[i];
     return NULL;
+}
+
+size_t rack_slot_index(const struct rack *rack, const struct slot *slot)
+{
+    for (size_t i = 0; i < rack->slot_count; i++)
+        if (rack->slots[i] == slot)
+            return i;
+    return SIZE_MAX;
 }
 
 size_t rack_ignored_count(const struct rack *rack)
@@ -425,4 +476,99 @@ size_t rack_ttys_for_port(const struct rack *rack, const char *port_path,
 const struct config *rack_config(const struct rack *rack)
 {
     return rack->cfg;
+}
+
+/* ---- config reload (daemon/reload.c) ------------------------------------------------------ */
+
+int rack_slot_add(struct rack *rack, const struct config_slot *cs, struct slot **ret)
+{
+    if (rack->slot_count >= RACK_MAX_SLOTS)
+        return -ENOSPC;
+    struct slot *slot = calloc(1, sizeof(*slot));
+    if (!slot)
+        return -ENOMEM;
+    slot->cfg = *cs;
+    slot->state = SLOT_EMPTY;
+    slot->state_since_unix_ms = station_now_unix_ms();
+    rack->slots[rack->slot_count++] = slot;
+    if (ret)
+        *ret = slot;
+    return 0;
+}
+
+void rack_slot_remove(struct rack *rack, struct slot *slot)
+{
+    (void)rack;
+    slot->removed = 1;
+}
+
+/* The slot's device leaves it because the map changed; the device itself stays present. */
+static void detach_for_reload(struct rack *rack, struct slot *slot)
+{
+    struct rack_device *dev = slot->device;
+    log_slot(LOG_LEVEL_INFO, slot->cfg.label, dev->port_path,
+             "%04x:%04x leaves the slot: the new configuration %s", dev->vid, dev->pid,
+             slot->removed ? "removed the slot" : "maps its port elsewhere");
+    record(rack, RACK_EV_DETACH, slot, dev->port_path, dev->vid, dev->pid,
+           json_pack("{s:s}", "reason", "config reload"));
+    notify(rack, RACK_EV_DETACH, slot, dev);
+    slot->device = NULL;
+    slot->state = SLOT_EMPTY;
+    slot->state_since_unix_ms = station_now_unix_ms();
+    dev->slot = NULL;
+}
+
+void rack_remap_devices(struct rack *rack)
+{
+    unsigned char was_mapped[RACK_MAX_DEVICES];
+    for (size_t i = 0; i < rack->device_count; i++)
+        was_mapped[i] = rack->devices[i]->slot != NULL;
+    /* Leave first, so a port that moved from one slot to another is free to join. */
+    for (size_t i = 0; i < rack->slot_count; i++) {
+        struct slot *s = rack->slots[i];
+        if (s->device && !s->frozen &&
+            (s->removed || slot_for_port(rack, s->device->port_path) != s))
+            detach_for_reload(rack, s);
+    }
+    for (size_t i = 0; i < rack->device_count; i++) {
+        struct rack_device *dev = rack->devices[i];
+        if (slot_for_device(rack, dev))
+            continue;
+        struct slot *s = slot_for_port(rack, dev->port_path);
+        if (s && !s->device)
+            attach(rack, s, dev);
+        else if (was_mapped[i])
+            ignore(rack, dev); /* unmapped now: listed as ignored, never opened */
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < rack->slot_count; i++) {
+        if (rack->slots[i]->removed && !rack->slots[i]->device)
+            free(rack->slots[i]);
+        else
+            rack->slots[n++] = rack->slots[i];
+    }
+    rack->slot_count = n;
+}
+
+static size_t config_index(const struct config *cfg, const char *label)
+{
+    for (size_t i = 0; i < cfg->slot_count; i++)
+        if (strcmp(cfg->slots[i].label, label) == 0)
+            return i;
+    return SIZE_MAX; /* kept only until its module is gone: shown last */
+}
+
+void rack_sort_slots(struct rack *rack, const struct config *cfg)
+{
+    /* Insertion sort: stable (slots the config no longer lists keep their order), n <= 512. */
+    for (size_t i = 1; i < rack->slot_count; i++) {
+        struct slot *s = rack->slots[i];
+        size_t key = config_index(cfg, s->cfg.label);
+        size_t k = i;
+        while (k > 0 && config_index(cfg, rack->slots[k - 1]->cfg.label) > key) {
+            rack->slots[k] = rack->slots[k - 1];
+            k--;
+        }
+        rack->slots[k] = s;
+    }
 }

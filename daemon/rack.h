@@ -17,6 +17,8 @@
 #define RACK_MAX_DEVICES 512 /* USB devices tracked at once, mapped or not */
 #define RACK_MAX_TTYS    1024
 #define RACK_STRING_MAX  64
+/* Slots at once: a reload may add a whole new map while the old slots' modules finish. */
+#define RACK_MAX_SLOTS (2 * CONFIG_MAX_SLOTS)
 
 struct libusb_device;
 struct db;
@@ -60,10 +62,16 @@ struct slot {
     uint64_t attach_count;      /* how many devices this slot has seen */
     struct slot_job *job;       /* the job running on this slot, if any (slot_job.c) */
     /* Outcome of the slot's last job, for the operator ("" before the first one). */
-    char last_result[16];  /* pass, fail, aborted */
+    char last_result[16];   /* pass, fail, aborted */
     char last_message[256]; /* fail code, stage, message, what to do */
     int64_t last_attempt_id;
     uint64_t last_end_unix_ms;
+    /* Config reload (daemon/reload.c). frozen: the slot was busy when the configuration
+     * changed and keeps the mapping it had (its port wins over the new map's) until its module
+     * is gone. removed: dropped by the new configuration, freed by rack_remap_devices. */
+    int frozen;
+    int removed;
+    char module_port[RACK_PATH_MAX]; /* port of the last device attached here */
 };
 
 enum rack_event {
@@ -104,6 +112,8 @@ void rack_set_slot_state(struct rack *rack, struct slot *slot, enum slot_state s
 size_t rack_slot_count(const struct rack *rack);
 struct slot *rack_slot(struct rack *rack, size_t index);
 struct slot *rack_slot_by_label(struct rack *rack, const char *label);
+/* The slot's index in rack_slot order (which a reload may change), SIZE_MAX if not listed. */
+size_t rack_slot_index(const struct rack *rack, const struct slot *slot);
 /* Ignored (unmapped) devices currently present. */
 size_t rack_ignored_count(const struct rack *rack);
 const struct rack_device *rack_ignored(const struct rack *rack, size_t index);
@@ -111,6 +121,17 @@ const struct rack_device *rack_ignored(const struct rack *rack, size_t index);
 size_t rack_ttys_for_port(const struct rack *rack, const char *port_path,
                           const struct rack_tty **out, size_t max);
 const struct config *rack_config(const struct rack *rack);
+
+/* Config reload (daemon/reload.c): the caller adds, updates (slot->cfg) and removes slots,
+ * then rack_remap_devices joins every present device to the slot its port maps to now:
+ * devices leave slots that no longer map them (never a frozen slot: listeners see DETACH),
+ * devices on unmapped ports become ignored (never opened), newly mapped ones attach (ATTACH),
+ * and removed slots are freed. Slot addresses stay valid until their slot is freed. */
+int rack_slot_add(struct rack *rack, const struct config_slot *cs, struct slot **ret);
+void rack_slot_remove(struct rack *rack, struct slot *slot);
+void rack_remap_devices(struct rack *rack);
+/* Slot order (the API's, the workflow's) = cfg's [slot] order; slots cfg lacks go last. */
+void rack_sort_slots(struct rack *rack, const struct config *cfg);
 
 /* "1-1.2" from bus 1 and port numbers {1, 2}; returns -ENAMETOOLONG / -EINVAL. */
 int rack_format_port_path(uint8_t bus, const uint8_t *ports, int port_count, char *out,

@@ -28,8 +28,8 @@ const char *flow_state_to_string(enum flow_state s)
 static struct flow_slot *flow_slot_of(struct workflow *w, const struct slot *slot)
 {
     for (size_t i = 0; i < w->slot_count; i++)
-        if (w->slots[i].slot == slot)
-            return &w->slots[i];
+        if (w->slots[i]->slot == slot)
+            return w->slots[i];
     return NULL;
 }
 
@@ -66,7 +66,23 @@ static void on_recipe_loaded(void *user, int status, struct pkg_entry *entry, co
         return;
     /* Modules that arrived while packages were loading get their turn now. */
     for (size_t i = 0; i < w->slot_count; i++)
-        flow_consider(&w->slots[i]);
+        flow_consider(w->slots[i]);
+}
+
+static struct flow_slot *flow_slot_new(struct workflow *w, struct slot *slot)
+{
+    struct flow_slot *fs = calloc(1, sizeof(*fs));
+    if (!fs)
+        return NULL;
+    fs->w = w;
+    fs->slot = slot;
+    fs->recipe = -1;
+    fs->state_since_unix_ms = station_now_unix_ms();
+    if (uv_timer_init(w->st->loop, &fs->timer) == 0) {
+        fs->timer.data = fs;
+        fs->timer_open = 1;
+    }
+    return fs;
 }
 
 int workflow_new(struct station *st, struct workflow **ret)
@@ -75,22 +91,15 @@ int workflow_new(struct station *st, struct workflow **ret)
     if (!w)
         return -ENOMEM;
     w->st = st;
-    w->slot_count = rack_slot_count(st->rack);
-    w->slots = calloc(w->slot_count ? w->slot_count : 1, sizeof(*w->slots));
+    w->slots = calloc(RACK_MAX_SLOTS, sizeof(*w->slots));
     if (!w->slots) {
         free(w);
         return -ENOMEM;
     }
-    for (size_t i = 0; i < w->slot_count; i++) {
-        struct flow_slot *fs = &w->slots[i];
-        fs->w = w;
-        fs->slot = rack_slot(st->rack, i);
-        fs->recipe = -1;
-        fs->state_since_unix_ms = station_now_unix_ms();
-        if (uv_timer_init(st->loop, &fs->timer) == 0) {
-            fs->timer.data = fs;
-            fs->timer_open = 1;
-        }
+    if (workflow_sync_slots(w) < 0) {
+        workflow_stop(w, "startup failed");
+        *ret = w;
+        return -ENOMEM;
     }
     struct pkg_limits lim;
     pkg_limits_default(&lim);
@@ -135,7 +144,7 @@ void workflow_stop(struct workflow *w, const char *why)
         return;
     w->stopped = 1;
     for (size_t i = 0; i < w->slot_count; i++) {
-        struct flow_slot *fs = &w->slots[i];
+        struct flow_slot *fs = w->slots[i];
         flow_abort_idle(fs, why);
         if (fs->timer_open) {
             uv_close((uv_handle_t *)&fs->timer, NULL);
@@ -154,11 +163,13 @@ int workflow_free(struct workflow *w)
         if (w->recipes[i].entry)
             pkg_entry_unref(w->recipes[i].entry);
     for (size_t i = 0; i < w->slot_count; i++)
-        if (w->slots[i].entry)
-            pkg_entry_unref(w->slots[i].entry);
+        if (w->slots[i]->entry)
+            pkg_entry_unref(w->slots[i]->entry);
     int r = w->cache ? pkg_cache_free(w->cache) : 0;
     if (r < 0)
         return r;
+    for (size_t i = 0; i < w->slot_count; i++)
+        free(w->slots[i]); /* timers were closed by workflow_stop, the loop ran since */
     free(w->slots);
     free(w);
     return 0;
@@ -168,7 +179,7 @@ int workflow_slot_view(const struct workflow *w, size_t index, struct flow_view 
 {
     if (!w || index >= w->slot_count)
         return -ENOENT;
-    const struct flow_slot *fs = &w->slots[index];
+    const struct flow_slot *fs = w->slots[index];
     memset(v, 0, sizeof(*v));
     v->state = fs->state;
     v->state_since_unix_ms = fs->state_since_unix_ms;
@@ -182,9 +193,8 @@ int workflow_slot_view(const struct workflow *w, size_t index, struct flow_view 
     v->imei = fs->imei;
     v->revision_before = fs->revision_before;
     v->revision_after = fs->revision_after;
-    const struct recipe_state *rs = fs->recipe >= 0 ? &w->recipes[fs->recipe] : NULL;
-    const struct pkg *p = rs && rs->entry ? pkg_entry_pkg(rs->entry) : NULL;
-    v->recipe = rs ? rs->cfg->name : "";
+    const struct pkg *p = fs->recipe >= 0 && fs->entry ? pkg_entry_pkg(fs->entry) : NULL;
+    v->recipe = fs->recipe >= 0 ? fs->recipe_name : "";
     v->package = p ? p->name : "";
     v->version = p ? p->ident.version : "";
     const struct proto_ctx *ctx = slot_job_ctx(fs->slot);
@@ -206,7 +216,7 @@ int workflow_slot_pause(struct workflow *w, size_t index)
 {
     if (!w || index >= w->slot_count)
         return -ENOENT;
-    w->slots[index].paused = 1;
+    w->slots[index]->paused = 1;
     return 0;
 }
 
@@ -214,7 +224,7 @@ int workflow_slot_resume(struct workflow *w, size_t index)
 {
     if (!w || index >= w->slot_count)
         return -ENOENT;
-    struct flow_slot *fs = &w->slots[index];
+    struct flow_slot *fs = w->slots[index];
     if (!fs->paused)
         return 0;
     fs->paused = 0;
@@ -226,11 +236,85 @@ int workflow_slot_abort(struct workflow *w, size_t index, const char *why)
 {
     if (!w || index >= w->slot_count)
         return -ENOENT;
-    struct flow_slot *fs = &w->slots[index];
+    struct flow_slot *fs = w->slots[index];
     if (fs->slot->job)
         return -EBUSY;
     if (!fs->open)
         return -ENOENT;
     flow_abort_idle(fs, why);
+    return 0;
+}
+
+/* ---- config reload (daemon/reload.c) ------------------------------------------------------ */
+
+struct pkg_cache *workflow_cache(struct workflow *w)
+{
+    return w->cache;
+}
+
+int workflow_slot_busy(struct workflow *w, const struct slot *slot)
+{
+    if (slot->job)
+        return 1;
+    const struct flow_slot *fs = flow_slot_of(w, slot);
+    /* Any state but idle is a module between its first job and its removal. */
+    return fs && (fs->open || fs->state != FLOW_IDLE);
+}
+
+static void on_flow_slot_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void workflow_slot_drop(struct workflow *w, const struct slot *slot)
+{
+    for (size_t i = 0; i < w->slot_count; i++) {
+        struct flow_slot *fs = w->slots[i];
+        if (fs->slot != slot)
+            continue;
+        memmove(&w->slots[i], &w->slots[i + 1], (w->slot_count - i - 1) * sizeof(*w->slots));
+        w->slot_count--;
+        if (fs->entry)
+            pkg_entry_unref(fs->entry);
+        if (fs->timer_open)
+            uv_close((uv_handle_t *)&fs->timer, on_flow_slot_closed); /* frees fs */
+        else
+            free(fs);
+        return;
+    }
+}
+
+int workflow_sync_slots(struct workflow *w)
+{
+    struct rack *rack = w->st->rack;
+    struct flow_slot *order[RACK_MAX_SLOTS];
+    size_t n = 0;
+    for (size_t i = 0; i < rack_slot_count(rack); i++) {
+        struct slot *slot = rack_slot(rack, i);
+        if (slot->removed)
+            continue;
+        struct flow_slot *fs = flow_slot_of(w, slot);
+        if (!fs && !(fs = flow_slot_new(w, slot)))
+            return -ENOMEM; /* w->slots unchanged: every flow is still listed once */
+        order[n++] = fs;
+    }
+    /* A flow whose slot is not in the rack any more was dropped (workflow_slot_drop) before. */
+    memcpy(w->slots, order, n * sizeof(*order));
+    w->slot_count = n;
+    return 0;
+}
+
+int workflow_recipes_replace(struct workflow *w, struct pkg_entry *const *entries, size_t count)
+{
+    const struct config *cfg = &w->st->cfg;
+    if (w->pending || count != cfg->recipe_count)
+        return -EBUSY;
+    for (size_t i = 0; i < w->recipe_count; i++)
+        if (w->recipes[i].entry)
+            pkg_entry_unref(w->recipes[i].entry); /* attempts hold their own reference */
+    for (size_t i = 0; i < count; i++)
+        w->recipes[i] = (struct recipe_state){
+            .w = w, .cfg = &cfg->recipes[i], .entry = entries[i], .loading = 0};
+    w->recipe_count = count;
     return 0;
 }

@@ -87,4 +87,21 @@ int workflow_slot_resume(struct workflow *w, size_t index);
  * (abort that instead: slot_job_abort, and the attempt ends aborted with it). */
 int workflow_slot_abort(struct workflow *w, size_t index, const char *why);
 
+/* ---- config reload (daemon/reload.c) ---- */
+struct pkg_cache;
+struct pkg_entry;
+/* The cache the recipes load through (reload loads the new packages before switching). */
+struct pkg_cache *workflow_cache(struct workflow *w);
+/* True while the slot's module is between its first job and its removal (a job runs, an
+ * attempt is open, a retry or a verdict waits): a reload leaves such a slot's mapping alone. */
+int workflow_slot_busy(struct workflow *w, const struct slot *slot);
+/* Forgets the flow of a slot the rack is about to free (not busy). */
+void workflow_slot_drop(struct workflow *w, const struct slot *slot);
+/* One flow per rack slot in the rack's order (new slots get a fresh flow); -ENOMEM. */
+int workflow_sync_slots(struct workflow *w);
+/* Replaces the recipe table with st->cfg.recipes (already the new config), entries[i] being
+ * the loaded package of recipe i (the references are taken over). Open attempts keep the
+ * package and recipe they chose. -EBUSY while start-up loads run or count mismatches. */
+int workflow_recipes_replace(struct workflow *w, struct pkg_entry *const *entries, size_t count);
+
 #endif

@@ -37,8 +37,11 @@ struct flow_slot {
     struct db_attempt attempt;
     uint64_t run_start_ms; /* uv_now at the start of this try */
     unsigned try_no;
-    int recipe;                   /* index into w->recipes, -1 = not chosen yet */
-    struct pkg_entry *entry;      /* held while the attempt needs its package */
+    int recipe;              /* chosen (index into w->recipes at the time), -1 = not yet */
+    struct pkg_entry *entry; /* held while the attempt needs its package */
+    /* The chosen recipe as it was then: a reload may replace the recipe table mid-attempt. */
+    char recipe_name[CONFIG_LABEL_MAX];
+    char recipe_options[256];
     int from_download;            /* the module arrived in download mode (not identified yet) */
     int left_after_flash;         /* the download port went away after the flash */
     int saw_download_after_flash; /* ... and a download port came back instead of AT */
@@ -60,7 +63,7 @@ struct workflow {
     struct recipe_state recipes[CONFIG_MAX_RECIPES];
     size_t recipe_count;
     size_t pending;
-    struct flow_slot *slots; /* one per rack slot, same order */
+    struct flow_slot **slots; /* one per rack slot, same order (RACK_MAX_SLOTS) */
     size_t slot_count;
     int stopped;
 };

@@ -65,3 +65,16 @@ export const apiPut = (path, body) => call('PUT', path, body);
 
 // A path segment from user input (a slot label, an IMEI), never spliced in raw.
 export const seg = (s) => encodeURIComponent(String(s));
+
+// The station's live events (docs/http.md "Live events"): an EventSource on
+// /api/v1/events/stream, or null where the browser has none. EventSource cannot send an
+// Authorization header, so a station that wants a token for reads ([auth] open_reads = no)
+// refuses it; the caller then polls with apiGet, which can.
+export function eventStream() {
+  if (typeof EventSource === 'undefined') return null;
+  try {
+    return new EventSource('/api/v1/events/stream');
+  } catch {
+    return null;
+  }
+}

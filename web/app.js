@@ -1,7 +1,7 @@
 // The flashrack dashboard: wires the live slot source, the operator's rack, the station
 // counters and the supervisor's view together. No framework, no build step: the browser
 // loads these ES modules as they are in web/.
-import { apiGet } from './api.js';
+import { apiGet, eventStream } from './api.js';
 import { LANGUAGES, initLanguage, language, setLanguage, t, translateDocument } from './i18n.js';
 import { Supervisor } from './supervisor.js';
 import { Rack } from './tiles.js';
@@ -81,28 +81,122 @@ class Counters {
 
 // ---- the live source ----------------------------------------------------------------------
 
-// Today the slots are polled (GET /api/v1/slots about once a second). Everything downstream
-// takes one slot at a time through onSlot(slot), so an EventSource on the station's live
-// events can replace poll() later without touching the views. After a failed poll it waits
-// longer each time (up to RETRY_MAX_MS) and keeps trying for ever: a restarted daemon is
-// picked up by itself, and a changed rack layout is laid out again.
+// The slots come from the station's live event stream (EventSource on /api/v1/events/stream):
+// each stream starts with a snapshot of every slot and a `sync`, then sends a slot again
+// whenever it changed (progress at most twice a second). Everything downstream takes one
+// slot at a time through onSlot(slot). EventSource reconnects by itself (after the `retry`
+// the station sends, with Last-Event-ID) and every reconnection starts with a fresh
+// snapshot, so a restarted daemon is picked up without help; the station is read again on
+// each (re)connection, so a changed rack layout is laid out again.
+// Where the stream cannot be had (no EventSource, a station that wants a token for reads,
+// too many streams, an older station), the slots are polled (GET /api/v1/slots about once a
+// second, a growing delay after failures); the stream is tried again every STREAM_RETRY_MS.
+const STREAM_RETRY_MS = 30000;
+// The stream is opt-in for now (?live=stream in the page's URL): with it, the browser test's
+// virtual rack stalled its flashes (web/README.md); polling stays the default until that is
+// understood.
+const USE_STREAM = new URLSearchParams(location.search).get('live') === 'stream';
+
 class SlotSource {
   constructor({ onStation, onSlot, onBatch, onStatus }) {
     Object.assign(this, { onStation, onSlot, onBatch, onStatus });
     this.station = null;
     this.delay = POLL_MS;
+    this.es = null;
+    this.pollUntil = 0; // polling instead of the stream until then (ms)
+    this.timer = null;
   }
 
   start() {
     this.onStatus('connecting');
-    this.tick();
+    this.next(0);
+  }
+
+  next(ms) {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.tick(), ms);
   }
 
   async tick() {
+    if (USE_STREAM && Date.now() >= this.pollUntil && this.openStream()) return;
     const ok = await this.poll();
     this.delay = ok ? POLL_MS : Math.min(RETRY_MAX_MS, this.delay * 2);
-    setTimeout(() => this.tick(), this.delay);
+    this.next(this.delay);
   }
+
+  // ---- the stream
+
+  openStream() {
+    const es = eventStream();
+    if (!es) {
+      this.pollUntil = Infinity;
+      return false;
+    }
+    this.es = es;
+    let pending = null; // the snapshot being received: slots until `sync`
+    let synced = false;
+    es.addEventListener('open', () => {
+      pending = [];
+      synced = false;
+    });
+    es.addEventListener('slot', (e) => {
+      const slot = parse(e.data);
+      if (!slot) return;
+      if (pending) {
+        pending.push(slot);
+        return;
+      }
+      this.onSlot(slot);
+      this.onBatch();
+    });
+    es.addEventListener('reset', () => {
+      // The station could not replay what this page missed, or its slots changed: a fresh
+      // snapshot follows; collect it (and read the station again) before showing it.
+      pending = [];
+      this.station = null;
+    });
+    es.addEventListener('sync', async () => {
+      const slots = pending || [];
+      pending = null;
+      if (!this.station || !synced) {
+        const st = await apiGet('/api/v1/station');
+        if (es !== this.es) return;
+        if (!st.ok) {
+          this.fallBack(st);
+          return;
+        }
+        this.station = st.data;
+      }
+      synced = true;
+      this.delay = POLL_MS;
+      this.onStation(this.station, slots);
+      for (const slot of slots) this.onSlot(slot);
+      this.onBatch();
+      this.onStatus('live');
+    });
+    es.addEventListener('error', () => {
+      if (es !== this.es) return;
+      if (es.readyState === EventSource.CLOSED) {
+        // refused (401/403/503, not an event stream): poll for a while instead
+        this.fallBack(null);
+        return;
+      }
+      // reconnecting by itself (daemon restarting): say so, keep the tiles greyed
+      this.station = null;
+      this.onStatus('lost', { status: 0 });
+    });
+    return true;
+  }
+
+  async fallBack(res) {
+    if (this.es) this.es.close();
+    this.es = null;
+    this.pollUntil = Date.now() + STREAM_RETRY_MS;
+    if (res) this.lost(res);
+    this.next(0);
+  }
+
+  // ---- polling
 
   async poll() {
     if (!this.station) {
@@ -126,6 +220,14 @@ class SlotSource {
     const auth = res.status === 401 || res.status === 403;
     this.onStatus(res.status === 0 ? 'lost' : auth ? 'auth' : 'error', res);
     return false;
+  }
+}
+
+function parse(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
   }
 }
 

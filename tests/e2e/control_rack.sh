@@ -62,9 +62,10 @@ rack plug 1-2.1 quectel-unisoc-at series=EC200U submodel=CNAA "imei=$(e2e_imei 7
 # S2 answers each AT command after 1.5 s: its identification job runs for a while.
 rack plug 1-2.2 quectel-unisoc-at series=EC200U submodel=CNAA "imei=$(e2e_imei 702)" \
   reply_delay_ms=1500 >/dev/null
-# S3's download port goes silent at frame 30: a flash timeout, which is retried once.
+# S3's download port goes silent in the handshake (nothing confirmed yet): a flash timeout,
+# which is retried once.
 rack plug 1-2.3 quectel-unisoc-at series=EC200U submodel=CNAA "imei=$(e2e_imei 703)" \
-  download_opts=silent_after:30 >/dev/null
+  download_opts=silent_after:1 >/dev/null
 wait_for "S2 identifying" /api/v1/slots/S2 '.state == "busy" and .flow.state == "identifying"'
 expect 202 POST /api/v1/slots/S2/abort "$OP"
 wait_for "S2 aborted" /api/v1/slots/S2 '.flow.state == "fail" and .flow.code == "aborted"'

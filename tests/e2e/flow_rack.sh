@@ -47,8 +47,9 @@ at_unisoc 4 EC600U CNLB reply_delay_ms=150 urc_every=2 garbage=40
 at_unisoc 5 EC200U CNAA download_opts=unplug_at_chunk:15
 # Flashed, but it never comes back after its reboot.
 at_unisoc 6 EC200U CNAA download_opts=reset_replug:none
-# Its download port goes silent during the flash: a transient failure, retried once.
-at_unisoc 7 EC600U CNLB download_opts=silent_after:4
+# Its download port goes silent in the handshake (nothing confirmed yet): a transient
+# failure, retried once.
+at_unisoc 7 EC600U CNLB download_opts=silent_after:1
 at_unisoc 8 EC200U CNAA sim=absent
 # ASR Crane over USB bulk: EC800M CNLA takes the shared EC800M_CNLE firmware (seed 003).
 rack plug 1-2.9 quectel-at series=EC800M submodel=CNLA "imei=$(imei 9)" >/dev/null

@@ -96,9 +96,14 @@ struct sim_model_ops {
     int (*take_action)(struct sim_model *m, char *buf, size_t cap, uint64_t now_ms);
 };
 
-/* Every model struct starts with this. */
+/* Every model struct starts with this. The link fields belong to the generic wrappers: the
+ * option link_rate=B (bytes/s, any model) makes sim_model_rx() take host bytes no faster
+ * than B, as a real USB or UART link would (0 = as fast as the caller offers them). */
 struct sim_model {
     const struct sim_model_ops *ops;
+    uint64_t link_rate;
+    uint64_t link_free_us; /* when the link has carried everything taken so far */
+    bool link_waiting;     /* rx refused bytes for the link: wake at link_free_us */
 };
 
 /* Registry (sim_models.c). */

@@ -58,6 +58,12 @@ int sim_model_create(const char *name, const char *options, struct sim_model **r
     int r = sim_opts_parse(options, &opts, err, err_len);
     if (r < 0)
         return r;
+    uint64_t link_rate = 0;
+    r = sim_opts_get_u64(&opts, "link_rate", 0, &link_rate, err, err_len);
+    if (r < 0) {
+        sim_opts_free(&opts);
+        return r;
+    }
     struct sim_model *m = NULL;
     r = ops->create(&opts, &m, err, err_len);
     if (r == 0) {
@@ -68,6 +74,9 @@ int sim_model_create(const char *name, const char *options, struct sim_model **r
             r = -EINVAL;
         } else {
             m->ops = ops;
+            m->link_rate = link_rate;
+            m->link_free_us = 0;
+            m->link_waiting = false;
             *ret_model = m;
         }
     }
@@ -102,8 +111,32 @@ size_t sim_model_rx(struct sim_model *m, unsigned chan, const uint8_t *data, siz
 {
     if (chan >= m->ops->max_chans || len == 0)
         return len; /* nobody listens there: the bytes vanish, as on real hardware */
-    size_t n = m->ops->rx(m, chan, data, len, now_ms);
-    return n > len ? len : n;
+    if (!m->link_rate) {
+        size_t n = m->ops->rx(m, chan, data, len, now_ms);
+        return n > len ? len : n;
+    }
+    /* A link of link_rate bytes/s: bytes are taken in slices of 10 ms of link time (512
+     * bytes at least) once the link has carried the previous ones; the caller offers the
+     * rest again at link_free_us (next_event_ms). Slices, not single packets, keep the
+     * rack's timer wake-ups at ~100/s per busy device. */
+    uint64_t now_us = now_ms * 1000;
+    if (m->link_free_us > now_us) {
+        m->link_waiting = true;
+        return 0;
+    }
+    if (m->link_free_us < now_us)
+        m->link_free_us = now_us;
+    uint64_t quota = m->link_rate / 100;
+    if (quota < 512)
+        quota = 512;
+    size_t slice = len < quota ? len : (size_t)quota;
+    size_t n = m->ops->rx(m, chan, data, slice, now_ms);
+    if (n > slice)
+        n = slice;
+    m->link_free_us += (uint64_t)n * 1000000 / m->link_rate;
+    /* Only the link's own limit wakes the caller; a busy model has its own next_event_ms. */
+    m->link_waiting = n == slice && n < len;
+    return n;
 }
 
 size_t sim_model_tx(struct sim_model *m, unsigned chan, uint8_t *buf, size_t cap, uint64_t now_ms)
@@ -131,7 +164,13 @@ int sim_model_control(struct sim_model *m, const struct sim_setup *setup, uint8_
 
 uint64_t sim_model_next_event_ms(const struct sim_model *m, uint64_t now_ms)
 {
-    return m->ops->next_event_ms ? m->ops->next_event_ms(m, now_ms) : SIM_NEVER;
+    uint64_t due = m->ops->next_event_ms ? m->ops->next_event_ms(m, now_ms) : SIM_NEVER;
+    if (m->link_waiting) {
+        uint64_t link_ms = (m->link_free_us + 999) / 1000;
+        if (link_ms < due)
+            due = link_ms;
+    }
+    return due;
 }
 
 int sim_model_stats(const struct sim_model *m, char *buf, size_t cap)

@@ -319,6 +319,39 @@ static void test_large_chunked(void **state)
     sim_model_destroy(m);
 }
 
+/* link_rate=B (the generic wrapper, any model): host bytes are taken in 10 ms slices no
+ * faster than B bytes/s, and next_event_ms says when the link is free again. */
+static void test_link_rate(void **state)
+{
+    (void)state;
+    static uint8_t data[64 * 1024];
+    uint8_t cmd[24], reply[64];
+    ref_gen(9, data, sizeof(data));
+    struct sim_model *m = make("stream", "link_rate=100000");
+    make_cmd(cmd, 1, 9, 0, sizeof(data));
+    uint64_t now = 0;
+    assert_int_equal(sim_model_rx(m, 0, cmd, 24, now), 24);
+    size_t off = 0;
+    unsigned calls = 0;
+    while (off < sizeof(data)) {
+        size_t n = sim_model_rx(m, 0, data + off, sizeof(data) - off, now);
+        assert_true(n <= 1000); /* 10 ms at 100 kB/s */
+        off += n;
+        uint64_t due = sim_model_next_event_ms(m, now);
+        assert_true(off == sizeof(data) || (due > now && due != SIM_NEVER));
+        if (off < sizeof(data))
+            now = due;
+        assert_true(++calls < 1000);
+    }
+    /* 65,560 bytes at 100,000 bytes/s: 655 ms, give or take one slice */
+    assert_true(now >= 640 && now <= 670);
+    assert_int_equal(drain(m, reply, sizeof(reply)), 40);
+    assert_string_equal(stat(m, "sink_ok"), "1");
+    sim_model_destroy(m);
+    char err[SIM_ERR_MAX];
+    assert_int_equal(sim_model_create("stream", "link_rate=fast", &m, err, sizeof(err)), -EINVAL);
+}
+
 static void test_registry_options_silent(void **state)
 {
     (void)state;
@@ -400,6 +433,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generator_vectors),
+        cmocka_unit_test(test_link_rate),
         cmocka_unit_test(test_sink_ok_known_digest),
         cmocka_unit_test(test_byte_at_a_time),
         cmocka_unit_test(test_sink_mismatch),

@@ -395,7 +395,15 @@ static size_t unisoc_rx(struct sim_model *m, unsigned chan, const uint8_t *data,
     struct unisoc *u = (struct unisoc *)m;
     size_t i = 0;
     poll_time(u, now_ms);
-    /* One command at a time: while a reply waits (or is delayed by a slow flash), no input. */
+    /* One command at a time: while a reply waits (or is delayed by a slow flash), no input.
+     * Except more flags after a check-baud burst got its VER: a host that repeats its
+     * check-baud because the VER came late writes them while the VER waits, and a real
+     * port takes them (they belong to the burst, answered once). Refusing them would leave
+     * the host's write hanging until it gives up (seen under load in tests/bench/soak.sh). */
+    for (; i < len && !dead(u) && u->out_pos != u->out_len && u->stage != UNISOC_ST_PDL &&
+           u->burst_answered && data[i] == 0x7E;
+         i++)
+        u->last_flag_ms = now_ms;
     for (; i < len && !dead(u) && u->out_pos == u->out_len; i++) {
         if (u->stage == UNISOC_ST_PDL)
             pdl_byte(u, data[i], now_ms);
