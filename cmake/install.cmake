@@ -32,5 +32,5 @@ install(FILES systemd/flashrack.tmpfiles DESTINATION lib/tmpfiles.d RENAME flash
 set(FLASHRACK_CONFIG_DIR /etc/flashrack CACHE PATH "where the station config is installed")
 install(FILES config/flashrack.conf DESTINATION ${FLASHRACK_CONFIG_DIR})
 install(DIRECTORY web/ DESTINATION ${CMAKE_INSTALL_DATADIR}/flashrack/web)
-install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR} FILES_MATCHING PATTERN "*.md"
+install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR} FILES_MATCHING PATTERN "*.md" PATTERN "*.png"
         PATTERN "*.yaml")
