@@ -56,40 +56,12 @@ static inline void on_http_closed(void *ud)
     ((struct fixture *)ud)->http_closed = true;
 }
 
-static inline void on_wake(uv_async_t *async)
+static void fixture_on_stop(struct fixture *f)
 {
-    struct fixture *f = async->data;
-    uv_mutex_lock(&f->lock);
-    void (*job)(struct fixture *, void *) = f->job;
-    void *arg = f->job_arg;
-    bool stop = f->stop;
-    f->job = NULL;
-    uv_mutex_unlock(&f->lock);
-    if (job) {
-        job(f, arg);
-        uv_sem_post(&f->job_done);
-    }
-    if (stop) {
-        http_close(f->st.http, on_http_closed, f);
-        uv_close((uv_handle_t *)&f->wake, NULL);
-    }
+    http_close(f->st.http, on_http_closed, f);
 }
 
-static inline void loop_thread(void *arg)
-{
-    struct fixture *f = arg;
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-}
-
-static inline void run_on_loop(struct fixture *f, void (*job)(struct fixture *, void *), void *arg)
-{
-    uv_mutex_lock(&f->lock);
-    f->job = job;
-    f->job_arg = arg;
-    uv_mutex_unlock(&f->lock);
-    uv_async_send(&f->wake);
-    uv_sem_wait(&f->job_done);
-}
+#include "loop_fixture.h"
 
 static inline struct fixture *fixture_start(void)
 {
@@ -115,11 +87,7 @@ static inline struct fixture *fixture_start(void)
     assert_int_equal(rack_new(&f->st.cfg, f->st.db, &f->st.rack), 0);
     assert_int_equal(http_start(&f->st, &f->st.http), 0);
     f->port = http_port(f->st.http);
-    assert_int_equal(uv_mutex_init(&f->lock), 0);
-    assert_int_equal(uv_sem_init(&f->job_done, 0), 0);
-    assert_int_equal(uv_async_init(&f->loop, &f->wake, on_wake), 0);
-    f->wake.data = f;
-    assert_int_equal(uv_thread_create(&f->thread, loop_thread, f), 0);
+    assert_int_equal(fixture_thread_start(f), 0);
     return f;
 }
 
@@ -133,18 +101,12 @@ static inline int rm_one(const char *p, const struct stat *sb, int flag, struct 
 
 static inline void fixture_stop(struct fixture *f)
 {
-    uv_mutex_lock(&f->lock);
-    f->stop = true;
-    uv_mutex_unlock(&f->lock);
-    uv_async_send(&f->wake);
-    assert_int_equal(uv_thread_join(&f->thread), 0);
+    assert_int_equal(fixture_thread_join(f), 0);
     assert_true(f->http_closed);
     assert_int_equal(uv_loop_close(&f->loop), 0);
     rack_free(f->st.rack);
     db_close(f->st.db);
     nftw(f->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-    uv_sem_destroy(&f->job_done);
-    uv_mutex_destroy(&f->lock);
     free(f);
 }
 

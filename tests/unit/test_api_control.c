@@ -57,9 +57,9 @@ struct fixture {
     uv_thread_t thread;
     uv_async_t wake;
     uv_mutex_t lock;
-    uv_sem_t done;
+    uv_sem_t job_done;
     void (*job)(struct fixture *f, void *arg);
-    void *arg;
+    void *job_arg;
     bool stop, http_closed;
     char dir[40], db_path[80];
     uint16_t port;
@@ -70,41 +70,14 @@ static void on_http_closed(void *ud)
     ((struct fixture *)ud)->http_closed = true;
 }
 
-static void on_wake(uv_async_t *async)
+static void fixture_on_stop(struct fixture *f)
 {
-    struct fixture *f = async->data;
-    uv_mutex_lock(&f->lock);
-    void (*job)(struct fixture *, void *) = f->job;
-    bool stop = f->stop;
-    f->job = NULL;
-    uv_mutex_unlock(&f->lock);
-    if (job) {
-        job(f, f->arg);
-        uv_sem_post(&f->done);
-    }
-    if (stop) {
-        workflow_stop(f->st.workflow, "test over");
-        http_close(f->st.http, on_http_closed, f);
-        f->st.http = NULL;
-        uv_close((uv_handle_t *)&f->wake, NULL);
-    }
+    workflow_stop(f->st.workflow, "test over");
+    http_close(f->st.http, on_http_closed, f);
+    f->st.http = NULL;
 }
 
-static void loop_thread(void *arg)
-{
-    struct fixture *f = arg;
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-}
-
-static void on_loop(struct fixture *f, void (*job)(struct fixture *, void *), void *arg)
-{
-    uv_mutex_lock(&f->lock);
-    f->job = job;
-    f->arg = arg;
-    uv_mutex_unlock(&f->lock);
-    uv_async_send(&f->wake);
-    uv_sem_wait(&f->done);
-}
+#include "loop_fixture.h"
 
 static struct fixture *fixture_start(const char *auth, bool with_workflow)
 {
@@ -127,21 +100,13 @@ static struct fixture *fixture_start(const char *auth, bool with_workflow)
         assert_int_equal(workflow_new(&f->st, &f->st.workflow), 0);
     assert_int_equal(http_start(&f->st, &f->st.http), 0);
     f->port = http_port(f->st.http);
-    assert_int_equal(uv_mutex_init(&f->lock), 0);
-    assert_int_equal(uv_sem_init(&f->done, 0), 0);
-    assert_int_equal(uv_async_init(&f->loop, &f->wake, on_wake), 0);
-    f->wake.data = f;
-    assert_int_equal(uv_thread_create(&f->thread, loop_thread, f), 0);
+    assert_int_equal(fixture_thread_start(f), 0);
     return f;
 }
 
 static void fixture_stop(struct fixture *f)
 {
-    uv_mutex_lock(&f->lock);
-    f->stop = true;
-    uv_mutex_unlock(&f->lock);
-    uv_async_send(&f->wake);
-    assert_int_equal(uv_thread_join(&f->thread), 0);
+    assert_int_equal(fixture_thread_join(f), 0);
     assert_true(f->http_closed);
     assert_int_equal(workflow_free(f->st.workflow), 0);
     assert_int_equal(uv_loop_close(&f->loop), 0);
@@ -157,8 +122,6 @@ static void fixture_stop(struct fixture *f)
     snprintf(cache, sizeof(cache), "%s/cache", f->dir);
     rmdir(cache);
     rmdir(f->dir);
-    uv_sem_destroy(&f->done);
-    uv_mutex_destroy(&f->lock);
     free(f);
 }
 
@@ -179,7 +142,7 @@ static void plug(struct fixture *f, const char *path)
     d.pid = 0x0125;
     snprintf(d.product, sizeof(d.product), "EC25");
     d.attached_unix_ms = station_now_unix_ms();
-    on_loop(f, job_arrive, &d);
+    run_on_loop(f, job_arrive, &d);
 }
 
 struct attempt_read {
@@ -389,7 +352,7 @@ static void test_tokens_and_roles(void **state)
     /* Nothing refused before the token check is audited; the 404 by an operator is. */
     struct audit_read *ar = calloc(1, sizeof(*ar));
     assert_non_null(ar);
-    on_loop(f, job_audit, ar);
+    run_on_loop(f, job_audit, ar);
     assert_int_equal(ar->n, 1);
     assert_string_equal(ar->rows[0].actor, "line3-tablet");
     assert_string_equal(ar->rows[0].action, "POST /api/v1/slots/Z9/pause");
@@ -528,7 +491,7 @@ static void test_context(void **state)
 
     /* Saved: a restart reads the same context back. */
     struct station_context back;
-    on_loop(f, job_restore, &back);
+    run_on_loop(f, job_restore, &back);
     assert_string_equal(back.work_order, "WO-2026-114");
     assert_string_equal(back.lot, "L7");
     assert_string_equal(back.operator_name, "Wang Li");
@@ -542,7 +505,7 @@ static void test_context(void **state)
     struct attempt_read ar = {.id = json_integer_value(json_object_get(flow, "attempt_id"))};
     response_free(&r);
     assert_true(ar.id > 0);
-    on_loop(f, job_attempt, &ar);
+    run_on_loop(f, job_attempt, &ar);
     assert_int_equal(ar.r, 0);
     assert_string_equal(ar.a.operator_name, "Wang Li");
     assert_string_equal(ar.a.work_order, "WO-2026-114");
@@ -551,7 +514,7 @@ static void test_context(void **state)
     /* The audit log has both changes with before and after. */
     struct audit_read *au = calloc(1, sizeof(*au));
     assert_non_null(au);
-    on_loop(f, job_audit, au);
+    run_on_loop(f, job_audit, au);
     size_t sets = 0;
     for (size_t i = 0; i < au->n; i++) {
         if (strcmp(au->rows[i].action, "context.set") != 0)
@@ -622,7 +585,7 @@ static void test_slot_control(void **state)
     assert_true(id > 0);
     response_free(&r);
     struct attempt_read ar = {.id = id};
-    on_loop(f, job_attempt, &ar);
+    run_on_loop(f, job_attempt, &ar);
     assert_int_equal(ar.r, 0);
     assert_int_equal(ar.a.result, DB_RESULT_FAIL);
     assert_string_equal(ar.a.slot, "A1");
@@ -637,7 +600,7 @@ static void test_slot_control(void **state)
 
     struct audit_read *au = calloc(1, sizeof(*au));
     assert_non_null(au);
-    on_loop(f, job_audit, au);
+    run_on_loop(f, job_audit, au);
     const char *want[][3] = {
         {"slot.pause", "line3-tablet", "200"}, {"slot.pause", "line3-tablet", "200"},
         {"slot.abort", "line3-tablet", "409"}, {"slot.resume", "supervisor", "200"},

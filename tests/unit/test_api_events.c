@@ -51,42 +51,15 @@ struct fixture {
     uint16_t port;
 };
 
-static void on_wake(uv_async_t *async)
+static void fixture_on_stop(struct fixture *f)
 {
-    struct fixture *f = async->data;
-    uv_mutex_lock(&f->lock);
-    void (*job)(struct fixture *, void *) = f->job;
-    void *arg = f->job_arg;
-    bool stop = f->stop;
-    f->job = NULL;
-    uv_mutex_unlock(&f->lock);
-    if (job) {
-        job(f, arg);
-        uv_sem_post(&f->job_done);
-    }
-    if (stop) { /* the daemon's order: the server (and its streams), then the bus */
-        http_close(f->st.http, NULL, NULL);
-        f->st.http = NULL;
-        event_bus_close(f->bus);
-        uv_close((uv_handle_t *)&f->wake, NULL);
-    }
+    /* the daemon's order: the server (and its streams), then the bus */
+    http_close(f->st.http, NULL, NULL);
+    f->st.http = NULL;
+    event_bus_close(f->bus);
 }
 
-static void loop_thread(void *arg)
-{
-    struct fixture *f = arg;
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-}
-
-static void run_on_loop(struct fixture *f, void (*job)(struct fixture *, void *), void *arg)
-{
-    uv_mutex_lock(&f->lock);
-    f->job = job;
-    f->job_arg = arg;
-    uv_mutex_unlock(&f->lock);
-    uv_async_send(&f->wake);
-    uv_sem_wait(&f->job_done);
-}
+#include "loop_fixture.h"
 
 static const char *config_text = "[station]\nid = line3-st1\n"
                                  "[http]\nlisten = 127.0.0.1:0\nmax_connections = 8\n"
@@ -117,22 +90,14 @@ static struct fixture *fixture_start(const char *dir)
     assert_int_equal(event_bus_start(&f->st, &f->bus), 0);
     assert_int_equal(http_start(&f->st, &f->st.http), 0);
     f->port = http_port(f->st.http);
-    assert_int_equal(uv_mutex_init(&f->lock), 0);
-    assert_int_equal(uv_sem_init(&f->job_done, 0), 0);
-    assert_int_equal(uv_async_init(&f->loop, &f->wake, on_wake), 0);
-    f->wake.data = f;
-    assert_int_equal(uv_thread_create(&f->thread, loop_thread, f), 0);
+    assert_int_equal(fixture_thread_start(f), 0);
     return f;
 }
 
 /* keep: leave the database for a restart. */
 static void fixture_stop(struct fixture *f, bool keep)
 {
-    uv_mutex_lock(&f->lock);
-    f->stop = true;
-    uv_mutex_unlock(&f->lock);
-    uv_async_send(&f->wake);
-    assert_int_equal(uv_thread_join(&f->thread), 0);
+    assert_int_equal(fixture_thread_join(f), 0);
     /* Streams, server and bus closed every handle: the loop closes. */
     assert_int_equal(uv_loop_close(&f->loop), 0);
     assert_null(event_bus_current());
@@ -147,8 +112,6 @@ static void fixture_stop(struct fixture *f, bool keep)
         }
         rmdir(f->dir);
     }
-    uv_sem_destroy(&f->job_done);
-    uv_mutex_destroy(&f->lock);
     free(f);
 }
 

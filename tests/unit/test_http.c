@@ -56,42 +56,13 @@ static void on_http_closed(void *ud)
     ((struct fixture *)ud)->http_closed = true;
 }
 
-static void on_wake(uv_async_t *async)
+static void fixture_on_stop(struct fixture *f)
 {
-    struct fixture *f = async->data;
-    uv_mutex_lock(&f->lock);
-    void (*job)(struct fixture *, void *) = f->job;
-    void *arg = f->job_arg;
-    bool stop = f->stop;
-    f->job = NULL;
-    uv_mutex_unlock(&f->lock);
-    if (job) {
-        job(f, arg);
-        uv_sem_post(&f->job_done);
-    }
-    if (stop) {
-        http_close(f->st.http, on_http_closed, f);
-        f->st.http = NULL;
-        uv_close((uv_handle_t *)&f->wake, NULL);
-    }
+    http_close(f->st.http, on_http_closed, f);
+    f->st.http = NULL;
 }
 
-static void loop_thread(void *arg)
-{
-    struct fixture *f = arg;
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-}
-
-/* Runs job(f, arg) on the loop thread and waits for it. */
-static void run_on_loop(struct fixture *f, void (*job)(struct fixture *, void *), void *arg)
-{
-    uv_mutex_lock(&f->lock);
-    f->job = job;
-    f->job_arg = arg;
-    uv_mutex_unlock(&f->lock);
-    uv_async_send(&f->wake);
-    uv_sem_wait(&f->job_done);
-}
+#include "loop_fixture.h"
 
 static struct fixture *fixture_start(const char *config_text, bool with_db)
 {
@@ -113,21 +84,13 @@ static struct fixture *fixture_start(const char *config_text, bool with_db)
     assert_int_equal(http_start(&f->st, &f->st.http), 0);
     f->port = http_port(f->st.http);
     assert_int_not_equal(f->port, 0);
-    assert_int_equal(uv_mutex_init(&f->lock), 0);
-    assert_int_equal(uv_sem_init(&f->job_done, 0), 0);
-    assert_int_equal(uv_async_init(&f->loop, &f->wake, on_wake), 0);
-    f->wake.data = f;
-    assert_int_equal(uv_thread_create(&f->thread, loop_thread, f), 0);
+    assert_int_equal(fixture_thread_start(f), 0);
     return f;
 }
 
 static void fixture_stop(struct fixture *f)
 {
-    uv_mutex_lock(&f->lock);
-    f->stop = true;
-    uv_mutex_unlock(&f->lock);
-    uv_async_send(&f->wake);
-    assert_int_equal(uv_thread_join(&f->thread), 0);
+    assert_int_equal(fixture_thread_join(f), 0);
     assert_true(f->http_closed);
     /* Every handle the server opened is closed: the loop can be closed. */
     assert_int_equal(uv_loop_close(&f->loop), 0);
@@ -142,8 +105,6 @@ static void fixture_stop(struct fixture *f)
         }
         rmdir(f->dir);
     }
-    uv_sem_destroy(&f->job_done);
-    uv_mutex_destroy(&f->lock);
     free(f);
 }
 
