@@ -306,20 +306,12 @@ static void on_verified(void *owner, struct slot *slot, const struct job_result 
                         const struct job *job, int64_t attempt_id);
 static void on_switched(void *owner, struct slot *slot, const struct job_result *res,
                         const struct job *job, int64_t attempt_id);
-/* Drivers end with a restart and may wait for the module to come back themselves; a timeout
- * or a departure in that last phase, after the device confirmed every byte, is a module that
- * did not return, not a failed flash. */
+/* Drivers end with a restart and may wait for the module to come back themselves; when that
+ * wait runs out after the device confirmed every byte, the module did not return: that is the
+ * verify stage's failure, not a failed flash. */
 static int flashed_but_not_back(const struct job_result *res, const struct proto_ctx *ctx)
 {
-    static const char *const restart_phases[] = {"reset", "reboot", "reenumerate", "finish"};
-    if (res->code != FAIL_TIMEOUT && res->code != FAIL_DISCONNECTED)
-        return 0;
-    if (!ctx->progress.total || res->bytes_written < ctx->progress.total)
-        return 0;
-    for (size_t i = 0; i < sizeof(restart_phases) / sizeof(restart_phases[0]); i++)
-        if (strcmp(res->stage, restart_phases[i]) == 0)
-            return 1;
-    return 0;
+    return res->not_back && ctx->progress.total && res->bytes_written >= ctx->progress.total;
 }
 
 static void on_flashed(void *owner, struct slot *slot, const struct job_result *res,

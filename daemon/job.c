@@ -243,6 +243,7 @@ static void on_wait_timer(uv_timer_t *timer)
         job->state = JOB_IO; /* placeholder until the next request */
         step(job, PROTO_EV_WAKE, NULL, 0);
     } else if (job->state == JOB_REENUM) {
+        job->result.not_back = 1;
         finish(job, 0, FAIL_TIMEOUT, "device did not come back on port %s within %u ms",
                job->port_path, job->req.timeout_ms);
     }

@@ -25,6 +25,9 @@ struct job_result {
     uint64_t duration_ms;
     uint32_t steps;
     uint32_t reenumerations;
+    /* It ended because the device did not come back while the session waited for it
+     * (REENUMERATE timed out): after a final reset, the module did not return. */
+    int not_back;
     struct device_ident ident;
 };
 

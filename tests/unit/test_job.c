@@ -445,6 +445,7 @@ static void test_reenumerate(void **state)
     assert_int_equal(r.wait_device_calls, 1);
     assert_int_equal(r.wait_timeout, 200);
     assert_int_equal(r.result.reenumerations, 1);
+    assert_false(r.result.not_back);
     assert_int_equal(transports_closed, 2);
     assert_non_null(strstr(r.trace, "reenumerate"));
     assert_non_null(strstr(r.trace, "attached"));
@@ -458,6 +459,7 @@ static void test_reenumerate_timeout(void **state)
     assert_int_equal(r.result.code, FAIL_TIMEOUT);
     assert_string_equal(r.result.stage, "reboot");
     assert_non_null(strstr(r.result.message, "did not come back on port 1-1.1 within 200 ms"));
+    assert_true(r.result.not_back);
 }
 
 /* The session said the device may leave (AT+QDOWNLOAD=1): an unplug during its read is the
