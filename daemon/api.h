@@ -23,5 +23,8 @@ extern const struct http_route api_records_routes[];
 extern const struct http_route api_metrics_routes[];
 /* The dashboard's static files: /, /web/... (api_web.c). */
 extern const struct http_route api_web_routes[];
+/* Packages (upload, inspect, list, delete) and recipes (activation): api_packages.c. */
+extern const struct http_route api_packages_routes[];
+extern const struct http_route api_recipes_routes[];
 
 #endif

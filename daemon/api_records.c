@@ -1,9 +1,8 @@
 /* The records read side (docs/http.md "Records"): attempts with a cursor and filters (JSON or
  * a streamed CSV export), one attempt with its wire trace, the history of one module, and
- * yield statistics. Everything is read from the database on the loop thread with short,
- * bounded queries: a page is at most API_PAGE_MAX rows, a CSV export is fetched
- * API_CSV_PAGE rows at a time as the socket drains, a stats window is at most
- * API_STATS_WINDOW_MAX_MS long. */
+ * yield statistics (api_stats.c). Everything but the statistics is read from the database on
+ * the loop thread with short, bounded queries: a page is at most API_PAGE_MAX rows, a CSV
+ * export is fetched API_CSV_PAGE rows at a time as the socket drains. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,12 +23,8 @@
 #include "station.h"
 #include "uuid.h"
 
-#define API_PAGE_DEFAULT        100
-#define API_PAGE_MAX            1000
-#define API_HOUR_MS             3600000ull
-#define API_STATS_DEFAULT_MS    (24 * API_HOUR_MS)
-#define API_STATS_WINDOW_MAX_MS (7 * 24 * API_HOUR_MS)
-#define API_STATS_LIST_MAX      256 /* fail codes, slots */
+#define API_PAGE_DEFAULT 100
+#define API_PAGE_MAX     1000
 
 static bool have_db(struct http_request *req)
 {
@@ -361,103 +356,6 @@ static void get_unit(struct http_request *req)
                   "attempts", p.list, "next_since_id", (json_int_t)p.next, "more", p.more));
 }
 
-/* ---- stats -------------------------------------------------------------------------- */
-
-struct hours {
-    json_t *list;
-    uint64_t first_hour; /* start of the first bucket */
-};
-
-static int add_hour(uint64_t hour_start, uint64_t passes, void *ud)
-{
-    struct hours *h = ud;
-    size_t i = (size_t)((hour_start - h->first_hour) / API_HOUR_MS);
-    json_t *bucket = json_array_get(h->list, i);
-    return bucket && json_object_set_new(bucket, "passes", json_integer((json_int_t)passes)) == 0
-               ? 0
-               : -ENOMEM;
-}
-
-static int add_code(const char *code, uint64_t count, void *ud)
-{
-    return json_array_append_new(ud, json_pack("{s:o, s:I}", "code", http_json_string(code),
-                                               "count", (json_int_t)count)) < 0
-               ? -ENOMEM
-               : 0;
-}
-
-static int add_slot(const struct db_slot_stats *s, void *ud)
-{
-    return json_array_append_new(
-               ud, json_pack("{s:o, s:I, s:I, s:I, s:I}", "slot", http_json_string(s->slot),
-                             "attempts", (json_int_t)s->attempts, "pass", (json_int_t)s->pass,
-                             "fail", (json_int_t)s->fail, "aborted", (json_int_t)s->aborted)) < 0
-               ? -ENOMEM
-               : 0;
-}
-
-static json_t *ratio(uint64_t part, uint64_t whole)
-{
-    return whole ? json_real((double)part / (double)whole) : json_null();
-}
-
-static void get_stats(struct http_request *req)
-{
-    struct db *db = http_request_station(req)->db;
-    uint64_t now = station_now_unix_ms(), from, to;
-    if (http_query_u64(req, "to", 1, INT64_MAX, now, &to) < 0 ||
-        http_query_u64(req, "from", 0, INT64_MAX,
-                       to > API_STATS_DEFAULT_MS ? to - API_STATS_DEFAULT_MS : 0, &from) < 0)
-        return;
-    if (from >= to || to - from > API_STATS_WINDOW_MAX_MS) {
-        http_reply_error(req, MHD_HTTP_BAD_REQUEST, "bad_request",
-                         "'from' must be before 'to' and the window at most %llu ms (7 days)",
-                         (unsigned long long)API_STATS_WINDOW_MAX_MS);
-        return;
-    }
-    if (!have_db(req))
-        return;
-    struct db_stats s;
-    struct hours h = {.list = json_array(), .first_hour = from - from % API_HOUR_MS};
-    json_t *codes = json_array(), *slots = json_array();
-    int r = h.list && codes && slots ? 0 : -ENOMEM;
-    /* Every hour of the window is listed, the quiet ones with 0 passes. */
-    for (uint64_t t = h.first_hour; r == 0 && t < to; t += API_HOUR_MS)
-        if (json_array_append_new(h.list, json_pack("{s:I, s:i}", "hour_start_unix_ms",
-                                                    (json_int_t)t, "passes", 0)) < 0)
-            r = -ENOMEM;
-    if (r == 0)
-        r = db_stats_summary(db, from, to, &s);
-    if (r == 0)
-        r = db_stats_hourly(db, from, to, add_hour, &h);
-    if (r >= 0)
-        r = db_stats_fail_codes(db, from, to, API_STATS_LIST_MAX, add_code, codes);
-    if (r >= 0)
-        r = db_stats_slots(db, from, to, API_STATS_LIST_MAX, add_slot, slots);
-    if (r < 0) {
-        json_decref(h.list);
-        json_decref(codes);
-        json_decref(slots);
-        reply_db_error(req, r, "statistics");
-        return;
-    }
-    json_t *durations = s.pass ? json_pack("{s:I, s:I}", "p50", (json_int_t)s.pass_duration_p50_ms,
-                                           "p95", (json_int_t)s.pass_duration_p95_ms)
-                               : json_null();
-    http_reply_json(
-        req, MHD_HTTP_OK,
-        json_pack(
-            "{s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:o, s:o, s:o, s:o, "
-            "s:o, s:o}",
-            "from_unix_ms", (json_int_t)from, "to_unix_ms", (json_int_t)to, "attempts", "total",
-            (json_int_t)s.attempts, "pass", (json_int_t)s.pass, "fail", (json_int_t)s.fail,
-            "aborted", (json_int_t)s.aborted, "units", "total", (json_int_t)s.units, "first_pass",
-            (json_int_t)s.units_first_pass, "final_pass", (json_int_t)s.units_final_pass,
-            "first_pass_yield", ratio(s.units_first_pass, s.units), "final_yield",
-            ratio(s.units_final_pass, s.units), "pass_duration_ms", durations,
-            "throughput_per_hour", h.list, "failures_by_code", codes, "failures_by_slot", slots));
-}
-
 #ifdef HTTP_HAVE_TEXT_REPLIES
 static const char *const attempts_query[] = {"since_id", "since_seq", "imei", "work_order",
                                              "result",   "slot",      "from", "to",
@@ -481,6 +379,9 @@ const struct http_route api_records_routes[] = {
      .pattern = "/api/v1/units/{imei}",
      .query = unit_query,
      .handler = get_unit},
-    {.methods = HTTP_GET, .pattern = "/api/v1/stats", .query = stats_query, .handler = get_stats},
+    {.methods = HTTP_GET,
+     .pattern = "/api/v1/stats",
+     .query = stats_query,
+     .handler = api_stats_get},
     {.handler = NULL},
 };

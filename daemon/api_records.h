@@ -1,4 +1,5 @@
-/* Shared by api_records.c and api_records_fmt.c: how an attempt record looks on the wire. */
+/* Shared by api_records.c, api_records_fmt.c and api_stats.c: how an attempt record looks on
+ * the wire. */
 #ifndef FLASHRACK_API_RECORDS_H
 #define FLASHRACK_API_RECORDS_H
 
@@ -44,6 +45,9 @@ int api_pager_init(struct api_pager *p, struct db *db, const struct db_attempt_f
  * anything is left. */
 int api_pager_next(struct api_pager *p, int want, int (*cb)(const struct db_attempt *a, void *ud),
                    void *ud);
+
+/* GET /api/v1/stats (api_stats.c): computed on a worker with its own read-only connection. */
+void api_stats_get(struct http_request *req);
 
 #ifdef HTTP_HAVE_TEXT_REPLIES
 /* Answers with the attempts matching f after cursor as RFC 4180 CSV (header row, CRLF),

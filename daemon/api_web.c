@@ -208,8 +208,16 @@ static void get_dir_file(struct http_request *req)
     serve(req, rel);
 }
 
+/* The page's own switch (web/app.js: ?live=poll forces polling, ?live=stream the stream); the
+ * page reads it, the station only has to let it through. */
+static const char *const index_query[] = {"live", NULL};
+
 const struct http_route api_web_routes[] = {
-    {.methods = HTTP_GET, .pattern = "/", .handler = get_index, .role = HTTP_ROLE_PUBLIC},
+    {.methods = HTTP_GET,
+     .pattern = "/",
+     .handler = get_index,
+     .role = HTTP_ROLE_PUBLIC,
+     .query = index_query},
     {.methods = HTTP_GET, .pattern = "/web/{file}", .handler = get_file, .role = HTTP_ROLE_PUBLIC},
     {.methods = HTTP_GET,
      .pattern = "/web/{dir}/{file}",

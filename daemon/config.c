@@ -47,6 +47,9 @@ void config_defaults(struct config *cfg)
     cfg->mes.max_in_flight = 4;
     cfg->mes.backoff_min_ms = 1000;
     cfg->mes.backoff_max_ms = 300000;
+    cfg->mes.interlock.timeout_ms = 5000;
+    cfg->packages.max_upload_mb = 1024;
+    cfg->packages.max_uploads = 2;
 }
 
 __attribute__((format(printf, 2, 3))) static int fail(struct parse_ctx *ctx, const char *fmt, ...)
@@ -253,23 +256,37 @@ static int add_token(struct parse_ctx *ctx, const char *value)
     return 1;
 }
 
-/* [mes]: the push target. Messages never quote the token. */
+/* [mes] url and interlock_url: "" (off) or an http(s) URL with a host. */
+static int mes_url(struct parse_ctx *ctx, const char *key, const char *value, char *dst,
+                   size_t size)
+{
+    size_t scheme = strncasecmp(value, "https://", 8) == 0  ? 8
+                    : strncasecmp(value, "http://", 7) == 0 ? 7
+                                                            : 0;
+    int printable = 1;
+    for (const char *p = value; *p; p++)
+        printable &= *p > 0x20 && *p < 0x7f;
+    if (*value && (!scheme || !value[scheme] || value[scheme] == '/' || !printable))
+        return fail(ctx, "[mes] %s: '%s' is not an http:// or https:// URL with a host (no spaces)",
+                    key, value);
+    return set_string(ctx, dst, size, "mes", key, value);
+}
+
+/* [mes]: the push target and the pre-flash interlock. Messages never quote the token. */
 static int mes_key(struct parse_ctx *ctx, const char *key, const char *value)
 {
     struct config_mes *mes = &ctx->cfg->mes;
-    if (strcmp(key, "url") == 0) {
-        size_t scheme = strncasecmp(value, "https://", 8) == 0  ? 8
-                        : strncasecmp(value, "http://", 7) == 0 ? 7
-                                                                : 0;
-        int printable = 1;
-        for (const char *p = value; *p; p++)
-            printable &= *p > 0x20 && *p < 0x7f;
-        if (*value && (!scheme || !value[scheme] || value[scheme] == '/' || !printable))
-            return fail(ctx,
-                        "[mes] url: '%s' is not an http:// or https:// URL with a host "
-                        "(no spaces)",
-                        value);
-        return set_string(ctx, mes->url, sizeof(mes->url), "mes", key, value);
+    if (strcmp(key, "url") == 0)
+        return mes_url(ctx, key, value, mes->url, sizeof(mes->url));
+    if (strcmp(key, "interlock_url") == 0)
+        return mes_url(ctx, key, value, mes->interlock.url, sizeof(mes->interlock.url));
+    if (strcmp(key, "interlock_timeout_ms") == 0)
+        return set_u32(ctx, &mes->interlock.timeout_ms, 100, 600000, "mes", key, value);
+    if (strcmp(key, "interlock_on_error") == 0) {
+        if (strcmp(value, "block") != 0 && strcmp(value, "allow") != 0)
+            return fail(ctx, "[mes] interlock_on_error: '%s' is not block or allow", value);
+        mes->interlock.allow_on_error = strcmp(value, "allow") == 0;
+        return 1;
     }
     if (strcmp(key, "token") == 0) {
         size_t len = strlen(value);
@@ -373,6 +390,10 @@ static int handler(void *user, const char *section, const char *key, const char 
     if (IS("flow", "at_options"))
         return set_string(ctx, cfg->flow.at_options, sizeof(cfg->flow.at_options), section, key,
                           value);
+    if (IS("packages", "max_upload_mb"))
+        return set_u32(ctx, &cfg->packages.max_upload_mb, 1, 65536, section, key, value);
+    if (IS("packages", "max_uploads"))
+        return set_u32(ctx, &cfg->packages.max_uploads, 1, 16, section, key, value);
     if (IS("auth", "token"))
         return add_token(ctx, value);
     if (IS("auth", "open_reads")) {

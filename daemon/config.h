@@ -66,6 +66,19 @@ struct config_mes {
     uint32_t max_in_flight;  /* concurrent requests */
     uint32_t backoff_min_ms; /* first retry delay; doubles per failed try ... */
     uint32_t backoff_max_ms; /* ... up to this cap (jitter: each delay in [d/2, d]) */
+    /* The pre-flash interlock (daemon/mes_interlock.h); token and TLS keys are shared with
+     * the push. Keep it last: a reload restarts the push only when a field before it changed. */
+    struct config_mes_interlock {
+        char url[512];       /* "" = off */
+        uint32_t timeout_ms; /* whole request */
+        int allow_on_error;  /* 0 (default) block: no answer fails the try; 1: flash unchecked */
+    } interlock;
+};
+
+/* The package catalogue of the API ([packages]; docs/http.md "Packages"). */
+struct config_packages {
+    uint32_t max_upload_mb; /* one upload's body; Content-Length over it is 413 at once */
+    uint32_t max_uploads;   /* uploads at once (each holds a temp file and a connection) */
 };
 
 struct config_limits {
@@ -100,6 +113,7 @@ struct config {
     struct config_flow flow;
     struct config_auth auth;
     struct config_mes mes;
+    struct config_packages packages;
 };
 
 void config_defaults(struct config *cfg);

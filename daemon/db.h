@@ -61,7 +61,7 @@
 #include <stdint.h>
 
 /* Schema version this binary writes; PRAGMA user_version of the file. */
-#define DB_SCHEMA_VERSION 4
+#define DB_SCHEMA_VERSION 5
 /* PRAGMA application_id: marks the file as a flashrack database ("FRAK"). */
 #define DB_APPLICATION_ID 0x4652414B
 /* A write waits this long for another process's write lock before -EBUSY. */

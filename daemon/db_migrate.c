@@ -167,11 +167,23 @@ static const char db_schema_v4[] = "CREATE TABLE settings ("
                                    ");"
                                    "PRAGMA user_version = 4;";
 
+/* Version 5: recipes activated over the API (docs/http.md "Recipes"), after the config file's
+ * own. A recipe names an uploaded package: the foreign key keeps a package in the catalogue
+ * while a recipe uses it, whoever deletes rows. */
+static const char db_schema_v5[] =
+    "CREATE TABLE recipes ("
+    "  name TEXT PRIMARY KEY NOT NULL CHECK (length(name) BETWEEN 1 AND 31),"
+    "  package_sha256 TEXT NOT NULL REFERENCES packages (sha256),"
+    "  options TEXT NOT NULL DEFAULT '',"
+    "  created_unix_ms INTEGER NOT NULL,"
+    "  created_by TEXT NOT NULL DEFAULT ''"
+    ");"
+    "CREATE INDEX recipes_package ON recipes (package_sha256);"
+    "PRAGMA user_version = 5;";
+
 static const struct db_migration db_steps[] = {
-    {1, db_schema_v1, NULL},
-    {2, db_schema_v2, NULL},
-    {3, db_schema_v3, NULL},
-    {4, db_schema_v4, NULL},
+    {1, db_schema_v1, NULL}, {2, db_schema_v2, NULL}, {3, db_schema_v3, NULL},
+    {4, db_schema_v4, NULL}, {5, db_schema_v5, NULL},
 };
 
 _Static_assert(sizeof(db_steps) / sizeof(db_steps[0]) == DB_SCHEMA_VERSION,

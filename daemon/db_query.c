@@ -382,3 +382,14 @@ int db_attempts_count_running(struct db *db, uint64_t *ret)
     sqlite3_finalize(st);
     return r;
 }
+
+int db_file_path(struct db *db, char *out, size_t outlen)
+{
+    const char *f = sqlite3_db_filename(db->conn, "main");
+
+    if (!f || !*f)
+        return -ENOENT;
+    if ((size_t)snprintf(out, outlen, "%s", f) >= outlen)
+        return -ENAMETOOLONG;
+    return 0;
+}

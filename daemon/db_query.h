@@ -9,6 +9,7 @@
 #define FLASHRACK_DB_QUERY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "db.h"
@@ -54,6 +55,10 @@ int db_stats_slots(struct db *db, uint64_t from_unix_ms, uint64_t to_unix_ms, in
  * *lo = *hi = 0 when none ended in the window. */
 int db_window_range(struct db *db, uint64_t from_unix_ms, uint64_t to_unix_ms, bool by_seq,
                     int64_t *lo, int64_t *hi);
+
+/* The file of db, for a second connection (db_open_readonly) on another thread: WAL lets it
+ * read while db writes. -ENOENT for a database without a file (in memory), -ENAMETOOLONG. */
+int db_file_path(struct db *db, char *out, size_t outlen);
 
 /* What the records say about one module. */
 struct db_unit {

@@ -143,7 +143,9 @@ bool flow_is_transient(enum fail_code code, const char *stage, uint64_t confirme
         return false;
     if (strcmp(stage, FLOW_STAGE_FLASH) == 0 && confirmed > 0)
         return false;
-    return code == FAIL_TIMEOUT || code == FAIL_IO || code == FAIL_PROTOCOL;
+    /* An MES that did not answer may answer the next try; one that refused will refuse again. */
+    return code == FAIL_TIMEOUT || code == FAIL_IO || code == FAIL_PROTOCOL ||
+           code == FAIL_MES_UNREACHABLE;
 }
 
 void flow_instruction(enum fail_code code, const char *stage, const char *detail, char *out,
@@ -216,6 +218,19 @@ void flow_instruction(enum fail_code code, const char *stage, const char *detail
         snprintf(out, outlen,
                  "Stopped before the end (%s): unplug the module and plug it in again to flash "
                  "it.",
+                 d);
+        return;
+    case FAIL_MES_REJECTED:
+        snprintf(out, outlen,
+                 "Set the unit aside: the MES refused it (%s). Nothing was written to it; the "
+                 "supervisor sorts it out with the MES.",
+                 d);
+        return;
+    case FAIL_MES_UNREACHABLE:
+        snprintf(out, outlen,
+                 "The MES could not clear this unit, nothing was written to it: unplug it and "
+                 "plug it in again to ask again; tell the supervisor if the MES stays "
+                 "unreachable (%s).",
                  d);
         return;
     case FAIL_INTERNAL:

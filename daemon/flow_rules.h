@@ -54,7 +54,8 @@ enum fail_code flow_verify(const struct pkg *pkg, const char *imei_before,
  * the slot and the cause is plausibly passing (a timeout, a USB error, a garbled frame).
  * confirmed: bytes the device confirmed in the failed flash. Once it confirmed any, it has
  * left its boot ROM for a loader, and a new session starting with the ROM's handshake
- * cannot reach it without a reset: such a flash is not retried in place. */
+ * cannot reach it without a reset: such a flash is not retried in place. An MES interlock
+ * that did not answer (mes_unreachable) is asked again; a refusal (mes_rejected) is final. */
 bool flow_is_transient(enum fail_code code, const char *stage, uint64_t confirmed);
 
 /* One sentence telling the operator what to do next after a failure of this class at this

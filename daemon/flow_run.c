@@ -2,6 +2,7 @@
  * function here runs on the loop thread; jobs report back through their finished hooks. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "event_bus.h"
 #include "flow_rules.h"
 #include "log.h"
+#include "mes_interlock.h"
 #include "package/pkg.h"
 #include "slot_job.h"
 #include "workflow_priv.h"
@@ -66,20 +68,27 @@ static const struct pkg *recipe_pkg(const struct flow_slot *fs)
 
 /* ---- state, timer, events ------------------------------------------------------------ */
 
-static void set_state(struct flow_slot *fs, enum flow_state s)
+/* A `flow` row of the slot timeline: {"state","attempt_id","try"}, plus the fields of extra
+ * (may be NULL; its reference is taken). */
+static void flow_event(struct flow_slot *fs, json_t *extra)
 {
-    if (fs->state == s)
-        return;
-    fs->state = s;
-    fs->state_since_unix_ms = station_now_unix_ms();
     struct station *st = st_of(fs);
-    log_slot(LOG_LEVEL_INFO, fs->slot->cfg.label, port_of(fs), "flow: %s", flow_state_to_string(s));
-    if (!st->db)
+    json_t *d = json_pack("{s:s, s:I, s:i}", "state", flow_state_to_string(fs->state), "attempt_id",
+                          (json_int_t)fs->attempt.id, "try", (int)fs->try_no);
+    char *text = NULL;
+    bool now = extra != NULL; /* not a state change: stamped when it happens */
+    if (d && extra)
+        json_object_update(d, extra);
+    json_decref(extra);
+    if (!st->db || !d || !(text = json_dumps(d, JSON_COMPACT))) {
+        json_decref(d);
         return;
+    }
+    json_decref(d);
     /* The timeline shows each step of each attempt next to attach/detach. */
     struct db_slot_event ev;
     memset(&ev, 0, sizeof(ev));
-    ev.ts_unix_ms = fs->state_since_unix_ms;
+    ev.ts_unix_ms = now ? station_now_unix_ms() : fs->state_since_unix_ms;
     db_field_set(ev.station_id, sizeof(ev.station_id), st->cfg.station_id);
     db_field_set(ev.slot, sizeof(ev.slot), fs->slot->cfg.label);
     db_field_set(ev.usb_path, sizeof(ev.usb_path), port_of(fs));
@@ -88,14 +97,24 @@ static void set_state(struct flow_slot *fs, enum flow_state s)
         ev.vid = fs->slot->device->vid;
         ev.pid = fs->slot->device->pid;
     }
-    snprintf(ev.detail, sizeof(ev.detail),
-             "{\"state\":\"%s\",\"attempt_id\":%" PRId64 ",\"try\":%u}", flow_state_to_string(s),
-             fs->attempt.id, fs->try_no);
+    /* extra strings are bounded by their makers: the detail is never cut mid-JSON */
+    snprintf(ev.detail, sizeof(ev.detail), "%s", text);
+    free(text);
     if (db_slot_event_insert(st->db, &ev, NULL) < 0)
         log_slot(LOG_LEVEL_WARNING, fs->slot->cfg.label, port_of(fs),
                  "cannot record the flow event: %s", db_last_error(st->db));
     else
         event_bus_poke(); /* live event streams */
+}
+
+static void set_state(struct flow_slot *fs, enum flow_state s)
+{
+    if (fs->state == s)
+        return;
+    fs->state = s;
+    fs->state_since_unix_ms = station_now_unix_ms();
+    log_slot(LOG_LEVEL_INFO, fs->slot->cfg.label, port_of(fs), "flow: %s", flow_state_to_string(s));
+    flow_event(fs, NULL);
 }
 
 static void on_timer(uv_timer_t *t);
@@ -199,6 +218,8 @@ static void run_close(struct flow_slot *fs, enum fail_code code, const char *sta
         return;
     fs->open = 0;
     timer_stop(fs);
+    mes_interlock_cancel(fs->interlock); /* whatever ended the try, the answer is moot */
+    fs->interlock = NULL;
     copy(fs->message, sizeof(fs->message), msg);
     if (code == FAIL_NONE) {
         fs->stage[0] = fs->code[0] = fs->instruction[0] = '\0';
@@ -245,7 +266,7 @@ static void run_close(struct flow_slot *fs, enum fail_code code, const char *sta
              fs->imei[0] ? fs->imei : "unknown", slot->last_message,
              code == FAIL_NONE ? "" : " -> ", fs->instruction);
 
-    if (!slot->device) {
+    if (!slot->device || fs->leaving) {
         set_state(fs, FLOW_IDLE); /* the module is gone already: the view keeps why */
         return;
     }
@@ -389,6 +410,75 @@ static void start_flash(struct flow_slot *fs)
              driver->name);
 }
 
+static void start_switch(struct flow_slot *fs)
+{
+    set_state(fs, FLOW_SWITCHING);
+    at_options(fs, "mode=download;identify=0");
+    start_job(fs, &at_proto, NULL, NULL, 0, on_switched, FLOW_STAGE_SWITCH);
+}
+
+/* The MES's answer (or the lack of one) about the unit the guard matched: nothing has been
+ * written to it yet. */
+static void interlock_answered(struct flow_slot *fs, const struct mes_interlock_answer *ans)
+{
+    struct station *st = st_of(fs);
+    const char *label = fs->slot->cfg.label, *imei = fs->imei[0] ? fs->imei : "unknown";
+    char msg[DB_MESSAGE_SIZE];
+    if (st->stopping || fs->w->stopped) {
+        run_close(fs, FAIL_ABORTED, FLOW_STAGE_GUARD, "the station is shutting down", NULL);
+        return;
+    }
+    switch (ans->verdict) {
+    case MES_INTERLOCK_CLEARED:
+        log_slot(LOG_LEVEL_INFO, label, port_of(fs), "the MES cleared IMEI %s (HTTP %ld)", imei,
+                 ans->status);
+        start_switch(fs);
+        return;
+    case MES_INTERLOCK_REFUSED:
+        snprintf(msg, sizeof(msg), "the MES refused IMEI %s (HTTP %ld): %s", imei, ans->status,
+                 ans->detail[0] ? ans->detail : "no reason given");
+        run_close(fs, FAIL_MES_REJECTED, FLOW_STAGE_GUARD, msg, NULL);
+        return;
+    case MES_INTERLOCK_NO_ANSWER:
+    default:
+        break;
+    }
+    if (!st->cfg.mes.interlock.allow_on_error) {
+        snprintf(msg, sizeof(msg), "the MES could not be asked whether IMEI %s may be flashed: %s",
+                 imei, ans->detail);
+        run_close(fs, FAIL_MES_UNREACHABLE, FLOW_STAGE_GUARD, msg, NULL);
+        return;
+    }
+    /* interlock_on_error = allow: the line chose throughput over the check; say so loudly. */
+    log_slot(LOG_LEVEL_WARNING, label, port_of(fs),
+             "IMEI %s is flashed without the MES's clearance ([mes] interlock_on_error = allow): "
+             "%s",
+             imei, ans->detail);
+    flow_event(fs, json_pack("{s:s, s:s}", "interlock", "unchecked", "error", ans->detail));
+    start_switch(fs);
+}
+
+static void on_interlock(void *ud, const struct mes_interlock_answer *ans)
+{
+    struct flow_slot *fs = ud;
+    fs->interlock = NULL; /* the call is over */
+    interlock_answered(fs, ans);
+}
+
+static void start_interlock(struct flow_slot *fs)
+{
+    struct station *st = st_of(fs);
+    set_state(fs, FLOW_INTERLOCK);
+    int r = mes_interlock_start(st->loop, &st->cfg.mes, &fs->attempt, fs->recipe_name, on_interlock,
+                                fs, &fs->interlock);
+    if (r < 0) {
+        struct mes_interlock_answer ans = {.verdict = MES_INTERLOCK_NO_ANSWER};
+        snprintf(ans.detail, sizeof(ans.detail), "the request cannot be made: %s", strerror(-r));
+        fs->interlock = NULL;
+        interlock_answered(fs, &ans);
+    }
+}
+
 static void guard_and_switch(struct flow_slot *fs)
 {
     struct workflow *w = fs->w;
@@ -422,9 +512,10 @@ static void guard_and_switch(struct flow_slot *fs)
         run_close(fs, FAIL_REJECTED, FLOW_STAGE_SWITCH, msg, NULL);
         return;
     }
-    set_state(fs, FLOW_SWITCHING);
-    at_options(fs, "mode=download;identify=0");
-    start_job(fs, &at_proto, NULL, NULL, 0, on_switched, FLOW_STAGE_SWITCH);
+    if (w->st->cfg.mes.interlock.url[0])
+        start_interlock(fs);
+    else
+        start_switch(fs);
 }
 
 /* ---- job results --------------------------------------------------------------------- */
@@ -685,6 +776,12 @@ void flow_device_left(struct flow_slot *fs)
     case FLOW_REBOOTING:
         fs->left_after_flash = 1;
         break;
+    case FLOW_INTERLOCK: /* no job to notice it: the MES call is cancelled by the close */
+        fs->leaving = 1;
+        run_close(fs, FAIL_DISCONNECTED, FLOW_STAGE_GUARD,
+                  "the module left USB while the MES was being asked about it", NULL);
+        fs->leaving = 0;
+        break;
     default: /* a running job sees it; switches expect it */
         break;
     }
@@ -697,6 +794,7 @@ void flow_abort_idle(struct flow_slot *fs, const char *why)
     const char *stage = fs->state == FLOW_REBOOTING || fs->state == FLOW_VERIFYING
                             ? FLOW_STAGE_VERIFY
                         : fs->state == FLOW_WAIT_DOWNLOAD ? FLOW_STAGE_SWITCH
+                        : fs->state == FLOW_INTERLOCK     ? FLOW_STAGE_GUARD
                                                           : FLOW_STAGE_IDENTIFY;
     run_close(fs, FAIL_ABORTED, stage, why, NULL);
 }

@@ -74,6 +74,7 @@ enum http_role {
  * anyway is counted against max_body_bytes and dropped).
  * Write tables with designated initializers ({.methods = HTTP_GET, .pattern = ...}): fields
  * may be added, and positional initializers would then fail -Wmissing-field-initializers. */
+struct http_upload_ops;
 struct http_route {
     unsigned methods;
     const char *pattern;
@@ -81,7 +82,43 @@ struct http_route {
     http_handler_fn handler;
     enum http_role role;
     size_t max_body;
+    /* A route that takes a raw body streamed to its owner instead of JSON (see
+     * http_upload_ops); [http] max_body_bytes does not apply to it, its begin bounds it. */
+    const struct http_upload_ops *upload;
 };
+
+/* ---- raw uploads (POST /api/v1/packages) ------------------------------------------------
+ * begin runs once the token and query passed, before any body byte is read: has_length and
+ * declared give the Content-Length (a chunked body has none). It returns 0 with *state set,
+ * or answers (http_reply_error) and returns < 0. data gets each piece as libmicrohttpd hands
+ * it over; < 0 means it answered (413, 500) and the rest of the body is dropped. The handler
+ * runs at the end with the state (http_request_upload). free(state) runs exactly once when
+ * the request is gone, answered or not (a client that left mid-body), unless the handler
+ * took the state (http_request_upload_take). */
+struct http_upload_ops {
+    int (*begin)(struct http_request *req, int has_length, uint64_t declared, void **state);
+    int (*data)(struct http_request *req, void *state, const char *buf, size_t len);
+    void (*free)(void *state);
+};
+void *http_request_upload(const struct http_request *req);
+/* Answers 204 No Content: no body and no Content-Type (a DELETE that did what it said). */
+void http_reply_no_content(struct http_request *req);
+/* The state becomes the caller's: free is not called for it any more. */
+void *http_request_upload_take(struct http_request *req);
+
+/* ---- answers that come later -------------------------------------------------------------
+ * A handler whose answer needs work off the loop (a worker thread) defers it: the connection
+ * waits suspended (no CPU, no timeout) until exactly one http_deferred_reply_* call, which
+ * may come from any later loop callback. What http_request_audit said so far carries over.
+ * If the server closed meanwhile, the reply is dropped (and the handle freed all the same).
+ * NULL when it cannot defer (out of memory): answer now instead. */
+struct http_deferred;
+struct http_deferred *http_request_defer(struct http_request *req);
+void http_deferred_audit(struct http_deferred *d, const char *action, const char *target,
+                         json_t *detail);
+void http_deferred_reply_json(struct http_deferred *d, unsigned status, json_t *body);
+void http_deferred_reply_error(struct http_deferred *d, unsigned status, const char *code,
+                               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 struct station *http_request_station(const struct http_request *req);
 struct http_server *http_request_server(const struct http_request *req);

@@ -29,7 +29,8 @@ struct http_server {
     char listen[80];
     struct http_stats stats;
     struct http_live *lives; /* open live streams (http_reply_live), resumed before stopping */
-    bool kick;               /* a live stream woke during MHD_run(): run again at once */
+    struct http_deferred *deferred; /* waiting answers (http_request_defer), likewise */
+    bool kick;                      /* a live stream woke during MHD_run(): run again at once */
 };
 
 /* What we remember about one request between access handler calls (MHD's con_cls). */
@@ -44,6 +45,8 @@ struct http_exchange {
     size_t body_len, body_cap, body_limit;
     bool body_over;  /* more than body_limit arrived: 413 at the end */
     bool body_nomem; /* the buffer could not grow: 500 at the end */
+    void *upload;    /* a raw upload's state (route->upload), NULL once taken or freed */
+    struct http_deferred *deferred; /* the handler answers later (http_request_defer) */
 };
 
 struct http_request {
@@ -66,7 +69,21 @@ struct http_request {
     size_t body_len;
     bool replied;
     bool queue_failed;
+    bool deferred; /* http_request_defer: the answer comes in a later call */
 };
+
+/* ---- raw uploads and deferred answers (http_defer.c) ---- */
+/* The route's upload begin (admit); false when it answered. */
+bool http_upload_admit(struct http_request *req, struct http_exchange *ex);
+/* A piece of a raw upload; false when data answered (the request is then finished). */
+bool http_upload_piece(struct http_request *req, struct http_exchange *ex, const char *buf,
+                       size_t len);
+/* The call after a deferred answer came: queues it on req (route and params set). */
+void http_deferred_answer(struct http_request *req, struct http_exchange *ex);
+/* The request is gone (MHD's completion): frees the upload state, forgets the deferral. */
+void http_exchange_release(struct http_exchange *ex);
+/* Resumes every connection waiting for a deferred answer (http_close). */
+void http_deferred_resume_all(struct http_server *h);
 
 /* ---- live streams (Server-Sent Events, api_events.c) -------------------------------------
  *

@@ -39,8 +39,8 @@
 
 /* Searched in order; the first route whose pattern and method match wins. */
 static const struct http_route *const route_tables[] = {
-    api_state_routes,   api_events_routes,  api_control_routes,
-    api_records_routes, api_metrics_routes, api_web_routes,
+    api_state_routes,   api_events_routes, api_control_routes,  api_records_routes,
+    api_metrics_routes, api_web_routes,    api_packages_routes, api_recipes_routes,
 };
 
 /* ---- small helpers ------------------------------------------------------------------ */
@@ -296,7 +296,20 @@ static bool admit(struct http_request *req, struct http_exchange *ex)
     if (found->max_body && !admit_body(req, ex))
         return false;
     ex->route = found;
+    if (found->upload && !http_upload_admit(req, ex))
+        return false;
     return true;
+}
+
+/* A raw upload route (struct http_route.upload) bounds its own body. */
+static bool is_upload(const char *url, const char *method)
+{
+    unsigned want = method_bit(method);
+    for (size_t t = 0; t < sizeof(route_tables) / sizeof(route_tables[0]); t++)
+        for (const struct http_route *r = route_tables[t]; r->handler; r++)
+            if ((r->methods & want) && route_match(r->pattern, url, NULL, false))
+                return r->upload != NULL;
+    return false;
 }
 
 /* The collected body of a route with max_body: false when answered 413 / 400 / 500. */
@@ -342,7 +355,7 @@ static void dispatch(struct http_request *req, struct http_exchange *ex)
     if (req->route->max_body && !parse_body(req, ex))
         return;
     req->route->handler(req);
-    if (!req->replied) {
+    if (!req->replied && !req->deferred) {
         log_err("http: handler of %s did not answer", req->route->pattern);
         http_reply_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
                          "the handler did not answer");
@@ -456,7 +469,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = ex;
         req.ex = ex;
         uint64_t declared;
-        if (declared_length(conn, &declared) == 0 && declared > h->max_body_bytes) {
+        if (declared_length(conn, &declared) == 0 && declared > h->max_body_bytes &&
+            !is_upload(url, method)) {
             ex->answered = true;
             http_reply_error(&req, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
                              "request body of %llu bytes is over the limit of %llu bytes",
@@ -474,8 +488,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         return MHD_YES;
     }
-    if (ex->answered)
+    if (ex->deferred) { /* resumed: the deferred answer is there */
+        req.route = ex->route;
+        route_match(req.route->pattern, url, &req, true);
+        http_deferred_answer(&req, ex);
+        goto answered;
+    }
+    if (ex->answered) {
+        if (ex->route && ex->route->upload)
+            *upload_data_size = 0; /* the rest of a refused upload is dropped */
         return MHD_YES;
+    }
+    if (*upload_data_size && ex->route->upload) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (http_upload_piece(&req, ex, upload_data, n))
+            return MHD_YES;
+        ex->answered = true; /* refused mid-body (413): answered now, the rest is dropped */
+        goto answered;
+    }
     if (*upload_data_size) {
         /* A route without a body drops one. A chunked body has no length up front, and MHD
          * cannot answer in the middle of one, so going over the server's limit closes the
@@ -494,6 +525,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     ex->answered = true;
     dispatch(&req, ex);
+    if (req.deferred) { /* the handler answers later: the connection waits, suspended */
+        json_decref(req.body);
+        return MHD_YES;
+    }
+answered:
     h->stats.requests++;
     h->stats.by_class[req.status / 100 < 6 ? req.status / 100 : 0]++;
     finish_request(&req, ex);
@@ -509,8 +545,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)conn;
     (void)toe;
     struct http_exchange *ex = *con_cls;
-    if (ex)
+    if (ex) {
+        http_exchange_release(ex);
         free(ex->body);
+    }
     free(ex);
     *con_cls = NULL;
 }
@@ -550,6 +588,7 @@ static void finish_close(struct http_server *h)
      * connection (their completion callbacks free our per-request state). Suspended live
      * streams must be resumed first: MHD refuses to stop with suspended connections. */
     http_live_resume_all(h);
+    http_deferred_resume_all(h);
     uv_close((uv_handle_t *)&h->poll, on_handle_closed);
     uv_close((uv_handle_t *)&h->timer, on_handle_closed);
     MHD_stop_daemon(h->mhd);

@@ -17,6 +17,7 @@
 #include "loop_usb.h"
 #include "mes.h"
 #include "rack.h"
+#include "pkg_catalog.h"
 #include "reload.h"
 #include "slot_job.h"
 #include "station.h"
@@ -117,6 +118,7 @@ static void begin_shutdown(struct daemon_ctx *d, const char *why)
     /* Attempts between two jobs end as aborted now; running jobs end as aborted, their
      * owners record them; then the sources close. */
     workflow_stop(st->workflow, "daemon shutting down");
+    pkg_catalog_stop(st->packages);
     size_t running = st->rack ? slot_jobs_abort_all(st, "daemon shutting down") : 0;
     if (running) {
         log_notice("flashrackd: waiting for %zu aborted jobs to finish", running);
@@ -195,6 +197,9 @@ static int run(struct daemon_ctx *d, const char *config_path)
     if (r < 0)
         return 1;
     r = workflow_new(st, &st->workflow);
+    if (r < 0)
+        return 1;
+    r = pkg_catalog_new(st, &st->packages); /* the API's recipes follow the config's */
     if (r < 0)
         return 1;
     r = usb_loop_new(loop, &st->usb);
@@ -304,6 +309,7 @@ int main(int argc, char **argv)
     if (st->loop)
         uv_run(st->loop, UV_RUN_DEFAULT); /* let every close callback run */
     reload_free(d.reload);
+    pkg_catalog_free(st->packages); /* before the workflow: it holds package references */
     if (workflow_free(st->workflow) < 0)
         log_err("flashrackd: package loads still queued at exit");
     rack_free(st->rack);

@@ -1,11 +1,12 @@
-/* MES push: the outbox drained through libcurl's multi interface inside the libuv loop.
+/* MES push: the outbox drained through libcurl's multi interface inside the libuv loop
+ * (mes_curl.h).
  *
  * Flow: pump() lists due outbox rows, starts a request for each one that is not in flight
  * (up to max_in_flight), and arms the wake timer for the next due row or the next poll.
- * curl drives the sockets through on_curl_socket / on_curl_timer; finished transfers come
- * out of curl_multi_info_read in check_done(), which writes the outcome to the outbox (one
- * short transaction) and pumps again. In-flight rows are never written before they end, so
- * a crash leaves them pending and the next run resends them. */
+ * Finished transfers come back through on_transfer_done(), which writes the outcome to the
+ * outbox (one short transaction) and pumps again on the next loop turn. In-flight rows are
+ * never written before they end, so a crash leaves them pending and the next run resends
+ * them. */
 #include "mes.h"
 
 #include <curl/curl.h>
@@ -20,17 +21,11 @@
 #include "api_records.h"
 #include "db_outbox.h"
 #include "log.h"
+#include "mes_curl.h"
 #include "station.h"
 
 #define MES_BODY_SNIPPET     200   /* bytes of an error answer kept for last_error */
 #define MES_WARN_INTERVAL_MS 30000 /* at most one failure warning per interval */
-
-struct mes_sock {
-    uv_poll_t poll;
-    struct mes *m;
-    curl_socket_t fd;
-    struct mes_sock *next;
-};
 
 struct mes_req {
     struct mes *m;
@@ -49,10 +44,8 @@ struct mes {
     uv_loop_t *loop;
     struct db *db;
     struct config_mes cfg;
-    CURLM *multi;
-    uv_timer_t curl_timer; /* curl's timeout */
+    struct mes_curl *curl; /* the transfers (mes_curl.h) */
     uv_timer_t wake;       /* next due row or next poll */
-    struct mes_sock *socks;
     struct mes_req *reqs;
     uint32_t in_flight;
     uint32_t rng;
@@ -108,108 +101,8 @@ static void maybe_done(struct mes *m)
     void (*done)(void *ud) = m->done;
     void *ud = m->done_ud;
     free(m);
-    curl_global_cleanup();
     if (done)
         done(ud);
-}
-
-static void on_sock_closed(uv_handle_t *h)
-{
-    struct mes_sock *s = h->data;
-    struct mes *m = s->m;
-
-    free(s);
-    m->closing--;
-    if (m->stopping)
-        maybe_done(m);
-}
-
-static void sock_close(struct mes *m, struct mes_sock *s)
-{
-    for (struct mes_sock **p = &m->socks; *p; p = &(*p)->next) {
-        if (*p == s) {
-            *p = s->next;
-            break;
-        }
-    }
-    m->closing++;
-    uv_close((uv_handle_t *)&s->poll, on_sock_closed);
-}
-
-static void check_done(struct mes *m);
-
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-    struct mes_sock *s = h->data;
-    struct mes *m = s->m;
-    int flags = 0, running;
-
-    if (status < 0)
-        flags = CURL_CSELECT_ERR;
-    else
-        flags = ((events & UV_READABLE) ? CURL_CSELECT_IN : 0) |
-                ((events & UV_WRITABLE) ? CURL_CSELECT_OUT : 0);
-    curl_multi_socket_action(m->multi, s->fd, flags, &running);
-    check_done(m);
-}
-
-/* CURLMOPT_SOCKETFUNCTION: what to watch on one of curl's sockets. */
-static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-    struct mes *m = userp;
-    struct mes_sock *s = socketp;
-    int events = 0;
-
-    (void)easy;
-    if (what == CURL_POLL_REMOVE) {
-        if (s) {
-            if (!m->stopping) /* inside curl_multi_cleanup the socket is going anyway */
-                curl_multi_assign(m->multi, fd, NULL);
-            sock_close(m, s);
-        }
-        return 0;
-    }
-    if (!s) {
-        s = calloc(1, sizeof(*s));
-        if (!s)
-            return -1;
-        if (uv_poll_init_socket(m->loop, &s->poll, fd) < 0) {
-            free(s);
-            return -1;
-        }
-        s->m = m;
-        s->fd = fd;
-        s->poll.data = s;
-        s->next = m->socks;
-        m->socks = s;
-        curl_multi_assign(m->multi, fd, s);
-    }
-    events |= (what & CURL_POLL_IN) ? UV_READABLE : 0;
-    events |= (what & CURL_POLL_OUT) ? UV_WRITABLE : 0;
-    return uv_poll_start(&s->poll, events, on_poll) < 0 ? -1 : 0;
-}
-
-static void on_curl_timeout(uv_timer_t *t)
-{
-    struct mes *m = t->data;
-    int running;
-
-    curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(m);
-}
-
-/* CURLMOPT_TIMERFUNCTION: curl must not be called back from inside this callback, so even a
- * 0 ms timeout goes through the loop. */
-static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-    struct mes *m = userp;
-
-    (void)multi;
-    if (timeout_ms < 0)
-        uv_timer_stop(&m->curl_timer);
-    else
-        uv_timer_start(&m->curl_timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
-    return 0;
 }
 
 /* ---- requests ---- */
@@ -270,52 +163,21 @@ static void reschedule(struct mes *m, int64_t attempt_id, uint32_t tries, int st
                 db_last_error(m->db));
 }
 
-static struct curl_slist *add_header(struct curl_slist *list, const char *fmt, const char *v,
-                                     bool *ok)
-{
-    char line[512];
-    struct curl_slist *n;
-
-    snprintf(line, sizeof(line), fmt, v);
-    n = curl_slist_append(list, line);
-    if (!n) {
-        *ok = false;
-        return list;
-    }
-    return n;
-}
-
 static int req_setup(struct mes *m, struct mes_req *req, const char *body)
 {
-    const struct config_mes *c = &m->cfg;
-    CURL *e = req->easy;
-    bool ok = true;
-    int bad = 0;
+    char key[64 + DB_UUID_SIZE];
+    struct curl_slist *h;
 
-    req->headers = add_header(req->headers, "Content-Type: %s", "application/json", &ok);
-    req->headers = add_header(req->headers, "Idempotency-Key: %s", req->uuid, &ok);
-    req->headers = add_header(req->headers, "Expect:%s", "", &ok); /* no 100-continue wait */
-    if (c->token[0])
-        req->headers = add_header(req->headers, "Authorization: Bearer %s", c->token, &ok);
-    if (!ok)
+    snprintf(key, sizeof(key), "Idempotency-Key: %s", req->uuid);
+    h = curl_slist_append(NULL, key);
+    if (!h)
         return -ENOMEM;
-    bad |= curl_easy_setopt(e, CURLOPT_URL, c->url) != CURLE_OK;
-    bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
-    bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers) != CURLE_OK;
-    bad |= curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body) != CURLE_OK;
-    bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, "flashrackd/" FLASHRACK_VERSION) != CURLE_OK;
-    bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms) != CURLE_OK;
-    bad |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
-    bad |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
-    bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c->tls_verify ? 1L : 0L) != CURLE_OK;
-    bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c->tls_verify ? 2L : 0L) != CURLE_OK;
-    if (c->ca_file[0])
-        bad |= curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file) != CURLE_OK;
-    bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK;
-    bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, req) != CURLE_OK;
-    bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->errbuf) != CURLE_OK;
-    bad |= curl_easy_setopt(e, CURLOPT_PRIVATE, req) != CURLE_OK;
-    return bad ? -EIO : 0;
+    req->headers = h;
+    int r = mes_curl_post(req->easy, &m->cfg, m->cfg.url, m->cfg.timeout_ms, &req->headers, body,
+                          on_body, req, req->errbuf);
+    if (r == 0 && curl_easy_setopt(req->easy, CURLOPT_PRIVATE, req) != CURLE_OK)
+        r = -EIO;
+    return r;
 }
 
 static void req_start(struct mes *m, const struct db_outbox_entry *e)
@@ -343,8 +205,8 @@ static void req_start(struct mes *m, const struct db_outbox_entry *e)
     }
     r = body && req->easy ? req_setup(m, req, body) : -ENOMEM;
     free(body);
-    if (r == 0 && curl_multi_add_handle(m->multi, req->easy) != CURLM_OK)
-        r = -EIO;
+    if (r == 0)
+        r = mes_curl_add(m->curl, req->easy);
     if (r < 0) {
         if (req)
             req_free(req);
@@ -389,36 +251,29 @@ static void req_finish(struct mes *m, struct mes_req *req, CURLcode res)
     reschedule(m, req->attempt_id, req->tries, (int)status, error);
 }
 
-static void pump(struct mes *m);
+static void on_wake(uv_timer_t *t);
 
-static void check_done(struct mes *m)
+/* A transfer ended (mes_curl.h): record its outcome, then look at the outbox again on the
+ * next loop turn (once for all the transfers that ended together). */
+static void on_transfer_done(void *ud, CURL *easy, CURLcode res)
 {
-    CURLMsg *msg;
-    int left, finished = 0;
+    struct mes *m = ud;
+    struct mes_req *req;
+    char *priv = NULL;
 
-    while ((msg = curl_multi_info_read(m->multi, &left))) {
-        struct mes_req *req;
-        char *priv = NULL;
-
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-        req = (struct mes_req *)priv;
-        CURLcode res = msg->data.result; /* msg is invalid after remove_handle */
-        curl_multi_remove_handle(m->multi, req->easy);
-        for (struct mes_req **p = &m->reqs; *p; p = &(*p)->next) {
-            if (*p == req) {
-                *p = req->next;
-                break;
-            }
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+    req = (struct mes_req *)priv;
+    for (struct mes_req **p = &m->reqs; *p; p = &(*p)->next) {
+        if (*p == req) {
+            *p = req->next;
+            break;
         }
-        m->in_flight--;
-        req_finish(m, req, res);
-        req_free(req);
-        finished++;
     }
-    if (finished)
-        pump(m);
+    m->in_flight--;
+    req_finish(m, req, res);
+    req_free(req);
+    if (!m->stopping)
+        uv_timer_start(&m->wake, on_wake, 0, 0);
 }
 
 /* ---- scheduling ---- */
@@ -439,6 +294,8 @@ static int on_due(const struct db_outbox_entry *e, void *userdata)
     c->rows[c->n++] = *e;
     return c->n >= c->want ? 1 : 0;
 }
+
+static void pump(struct mes *m);
 
 static void on_wake(uv_timer_t *t)
 {
@@ -485,30 +342,20 @@ int mes_start(uv_loop_t *loop, struct db *db, const struct config_mes *cfg, stru
 
     if (!cfg->url[0])
         return -EINVAL;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return -EIO;
     m = calloc(1, sizeof(*m));
-    if (!m) {
-        curl_global_cleanup();
+    if (!m)
         return -ENOMEM;
-    }
     m->loop = loop;
     m->db = db;
     m->cfg = *cfg;
     m->rng = (uint32_t)(uv_hrtime() ^ ((uint64_t)getpid() << 16)) | 1u;
-    m->multi = curl_multi_init();
-    if (!m->multi) {
+    int r = mes_curl_new(loop, on_transfer_done, m, &m->curl);
+    if (r < 0) {
         free(m);
-        curl_global_cleanup();
-        return -EIO;
+        return r;
     }
-    curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
-    curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m);
-    uv_timer_init(loop, &m->curl_timer);
     uv_timer_init(loop, &m->wake);
-    m->curl_timer.data = m->wake.data = m;
+    m->wake.data = m;
     if (!cfg->tls_verify)
         log_warning("mes: [mes] tls_verify = no: the MES server's certificate is not checked");
     log_notice("mes: pushing finished attempts to %s (at most %u requests at once)", cfg->url,
@@ -526,6 +373,14 @@ static void on_timer_closed(uv_handle_t *h)
     maybe_done(m);
 }
 
+static void on_curl_closed(void *ud)
+{
+    struct mes *m = ud;
+
+    m->closing--;
+    maybe_done(m);
+}
+
 void mes_stop(struct mes *m, void (*done)(void *ud), void *ud)
 {
     if (!m || m->stopping)
@@ -538,16 +393,11 @@ void mes_stop(struct mes *m, void (*done)(void *ud), void *ud)
     while (m->reqs) {
         struct mes_req *req = m->reqs;
         m->reqs = req->next;
-        curl_multi_remove_handle(m->multi, req->easy);
+        mes_curl_remove(m->curl, req->easy);
         req_free(req);
     }
     m->in_flight = 0;
-    /* May still report sockets removed (pooled connections): closed through sock_close. */
-    curl_multi_cleanup(m->multi);
-    m->multi = NULL;
-    while (m->socks)
-        sock_close(m, m->socks);
     m->closing += 2;
-    uv_close((uv_handle_t *)&m->curl_timer, on_timer_closed);
+    mes_curl_free(m->curl, on_curl_closed, m);
     uv_close((uv_handle_t *)&m->wake, on_timer_closed);
 }

@@ -1,10 +1,8 @@
 /* MES push (docs/mes-integration.md): drains the outbox (db_outbox.h) by POSTing each
  * finished attempt as JSON to [mes] url with "Idempotency-Key: <attempt uuid>".
  *
- * libcurl's multi interface runs inside the station's libuv loop: curl tells us which
- * sockets to watch (uv_poll_t per socket) and when to call it back (one uv_timer_t), we call
- * curl_multi_socket_action; DNS goes through curl's threaded resolver. Nothing blocks the
- * loop. At most [mes] max_in_flight requests run at once.
+ * libcurl's multi interface runs inside the station's libuv loop (mes_curl.h): nothing
+ * blocks the loop. At most [mes] max_in_flight requests run at once.
  *
  * A 2xx or 409 answer marks the row delivered. Anything else (another status, a timeout, a
  * refused connection, a TLS failure) schedules the row again after

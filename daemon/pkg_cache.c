@@ -37,6 +37,7 @@ struct load_req {
     char *path;
     pkg_cache_cb cb;
     void *user;
+    int in_place; /* pkg_cache_load_in_place: no copy */
     struct pkg_entry *result;
     int status;
     char err[512];
@@ -192,7 +193,7 @@ static void work_cb(uv_work_t *w)
     if (stat(req->path, &st) != 0) {
         r = -errno;
         snprintf(req->err, sizeof(req->err), "%s: %s", req->path, strerror(errno));
-    } else if (S_ISREG(st.st_mode) && !pkg_str_ends_with_ci(req->path, ".blf") &&
+    } else if (S_ISREG(st.st_mode) && !req->in_place && !pkg_str_ends_with_ci(req->path, ".blf") &&
                !pkg_str_ends_with_ci(req->path, ".mbn")) {
         r = copy_in(c, req->path, &e->path, e->sha256, req->err, sizeof(req->err));
         load = e->path;
@@ -247,7 +248,8 @@ static void after_cb(uv_work_t *w, int status)
     free(req);
 }
 
-int pkg_cache_load(struct pkg_cache *c, const char *path, pkg_cache_cb cb, void *user)
+static int queue_load(struct pkg_cache *c, const char *path, int in_place, pkg_cache_cb cb,
+                      void *user)
 {
     struct load_req *req = calloc(1, sizeof(*req));
     if (!req)
@@ -260,6 +262,7 @@ int pkg_cache_load(struct pkg_cache *c, const char *path, pkg_cache_cb cb, void 
     req->cache = c;
     req->cb = cb;
     req->user = user;
+    req->in_place = in_place;
     req->work.data = req;
     int r = uv_queue_work(c->loop, &req->work, work_cb, after_cb);
     if (r < 0) {
@@ -269,6 +272,16 @@ int pkg_cache_load(struct pkg_cache *c, const char *path, pkg_cache_cb cb, void 
     }
     c->pending++;
     return 0;
+}
+
+int pkg_cache_load(struct pkg_cache *c, const char *path, pkg_cache_cb cb, void *user)
+{
+    return queue_load(c, path, 0, cb, user);
+}
+
+int pkg_cache_load_in_place(struct pkg_cache *c, const char *path, pkg_cache_cb cb, void *user)
+{
+    return queue_load(c, path, 1, cb, user);
 }
 
 size_t pkg_cache_pending(const struct pkg_cache *c)
@@ -323,6 +336,11 @@ const char *pkg_entry_sha256(const struct pkg_entry *e)
 const char *pkg_entry_path(const struct pkg_entry *e)
 {
     return e->path;
+}
+
+uint64_t pkg_entry_size(const struct pkg_entry *e)
+{
+    return e->src ? e->src->total : 0;
 }
 
 const uint8_t *pkg_entry_flash(const struct pkg_entry *e, size_t *ret_len)

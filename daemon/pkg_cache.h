@@ -34,6 +34,10 @@ int pkg_cache_free(struct pkg_cache *c);
  * place), hashes, parses; cb runs on the loop thread. Two loads of the same bytes yield the
  * same entry. */
 int pkg_cache_load(struct pkg_cache *c, const char *path, pkg_cache_cb cb, void *user);
+/* The same for a regular file the caller keeps unchanged for as long as the daemon runs (the
+ * API's catalogue, <data_dir>/packages/<sha256>/<name>, read-only): loaded where it is,
+ * without a copy into the cache. */
+int pkg_cache_load_in_place(struct pkg_cache *c, const char *path, pkg_cache_cb cb, void *user);
 size_t pkg_cache_pending(const struct pkg_cache *c);
 
 /* A new reference to the entry with this SHA-256, or NULL. */
@@ -47,6 +51,8 @@ const struct pkg *pkg_entry_pkg(const struct pkg_entry *e);
 const char *pkg_entry_sha256(const struct pkg_entry *e);
 /* The cached file (NULL for packages loaded in place). */
 const char *pkg_entry_path(const struct pkg_entry *e);
+/* Bytes the package occupies on disk (the file, or every file of its folder). */
+uint64_t pkg_entry_size(const struct pkg_entry *e);
 /* Bytes of the flashable file (read-only mapping or decompressed member). */
 const uint8_t *pkg_entry_flash(const struct pkg_entry *e, size_t *ret_len);
 

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,7 +253,10 @@ static void apply(struct reload *r)
 {
     struct station *st = r->st;
     struct config *next = r->next;
-    int mes_changed = memcmp(&st->cfg.mes, &next->mes, sizeof(next->mes)) != 0;
+    /* The interlock (last in config_mes) reads st->cfg at each check: no push restart. */
+    int mes_changed = memcmp(&st->cfg.mes, &next->mes, offsetof(struct config_mes, interlock)) != 0;
+    int interlock_changed =
+        memcmp(&st->cfg.mes.interlock, &next->mes.interlock, sizeof(next->mes.interlock)) != 0;
     size_t tokens_before = st->cfg.auth.token_count;
     st->cfg = *next; /* tokens, [flow], [limits] and the rest are read from here at use */
     if (workflow_recipes_replace(st->workflow, r->entries, next->recipe_count) == 0)
@@ -269,6 +273,9 @@ static void apply(struct reload *r)
     if (frozen && r->timer_open)
         uv_timer_start(&r->thaw, on_thaw, RELOAD_THAW_MS, RELOAD_THAW_MS);
 
+    if (interlock_changed)
+        log_notice("reload: the MES pre-flash interlock is now %s%s", st->cfg.mes.interlock.url,
+                   st->cfg.mes.interlock.url[0] ? "" : "off");
     const char *mes_state = "unchanged";
     if (mes_changed) {
         mes_stop(*r->mes, NULL, NULL); /* in-flight requests are cancelled; rows stay queued */

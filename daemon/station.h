@@ -13,6 +13,7 @@ struct usb_loop;
 struct tty_monitor;
 struct http_server;
 struct workflow;
+struct pkg_catalog;
 
 /* The job context (PUT /api/v1/context): stamped on every attempt that starts after it was
  * set. Saved in the settings table and restored at start-up (api_control_restore). Sizes are
@@ -34,6 +35,7 @@ struct station {
     struct tty_monitor *ttys;
     struct http_server *http;
     struct workflow *workflow;
+    struct pkg_catalog *packages; /* the API's packages and recipes (pkg_catalog.h) */
     uint64_t started_unix_ms;
     struct station_context context;
     int stopping; /* shutdown in progress: no new jobs */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "log.h"
 #include "package/pkg.h"
 #include "slot_job.h"
@@ -18,12 +19,15 @@ static const char *const state_names[FLOW_COUNT] = {
     [FLOW_FLASHING] = "flashing",   [FLOW_REBOOTING] = "rebooting",
     [FLOW_VERIFYING] = "verifying", [FLOW_RETRY_WAIT] = "retry_wait",
     [FLOW_PASS] = "pass",           [FLOW_FAIL] = "fail",
+    [FLOW_INTERLOCK] = "interlock",
 };
 
 const char *flow_state_to_string(enum flow_state s)
 {
     return (unsigned)s < FLOW_COUNT ? state_names[s] : "unknown";
 }
+
+static void recipes_rebuild(struct workflow *w);
 
 static struct flow_slot *flow_slot_of(struct workflow *w, const struct slot *slot)
 {
@@ -55,6 +59,7 @@ static void on_recipe_loaded(void *user, int status, struct pkg_entry *entry, co
     w->pending--;
     if (status < 0) {
         log_err("recipe %s: %s: %s", rs->cfg->name, rs->cfg->package, err ? err : "");
+        snprintf(rs->error, sizeof(rs->error), "%s", err ? err : strerror(-status));
     } else {
         rs->entry = entry;
         const struct pkg *p = pkg_entry_pkg(entry);
@@ -69,6 +74,39 @@ static void on_recipe_loaded(void *user, int status, struct pkg_entry *entry, co
         flow_consider(w->slots[i]);
 }
 
+/* A pause is a supervisor's decision about a physical slot (a worn cable, a hub being
+ * replaced), so it outlasts a daemon restart: it is kept in the settings table under the
+ * slot's label, which is how the config names that position in the rack. */
+static void pause_key(const struct slot *slot, char key[DB_LABEL_SIZE])
+{
+    snprintf(key, DB_LABEL_SIZE, "slot.paused.%s", slot->cfg.label);
+}
+
+static int pause_store(struct workflow *w, const struct slot *slot, int paused)
+{
+    char key[DB_LABEL_SIZE];
+    if (!w->st->db)
+        return 0; /* a station without records (unit tests) */
+    pause_key(slot, key);
+    int r = db_setting_set(w->st->db, key, paused ? "true" : "false", station_now_unix_ms());
+    if (r < 0)
+        log_err("slot %s: cannot keep the %s: %s", slot->cfg.label, paused ? "pause" : "resume",
+                db_last_error(w->st->db));
+    return r;
+}
+
+static int pause_stored(struct workflow *w, const struct slot *slot)
+{
+    char key[DB_LABEL_SIZE], value[16];
+    pause_key(slot, key);
+    if (!w->st->db || db_setting_get(w->st->db, key, value, sizeof(value), NULL) < 0)
+        return 0; /* never paused (or unreadable: the log has it, the slot runs) */
+    if (strcmp(value, "true") != 0)
+        return 0;
+    log_notice("slot %s: paused before the restart, still paused", slot->cfg.label);
+    return 1;
+}
+
 static struct flow_slot *flow_slot_new(struct workflow *w, struct slot *slot)
 {
     struct flow_slot *fs = calloc(1, sizeof(*fs));
@@ -78,6 +116,7 @@ static struct flow_slot *flow_slot_new(struct workflow *w, struct slot *slot)
     fs->slot = slot;
     fs->recipe = -1;
     fs->state_since_unix_ms = station_now_unix_ms();
+    fs->paused = pause_stored(w, slot);
     if (uv_timer_init(w->st->loop, &fs->timer) == 0) {
         fs->timer.data = fs;
         fs->timer_open = 1;
@@ -127,8 +166,10 @@ int workflow_new(struct station *st, struct workflow **ret)
             rs->loading = 0;
             w->pending--;
             log_err("recipe %s: cannot load %s: %s", rs->cfg->name, rs->cfg->package, strerror(-r));
+            snprintf(rs->error, sizeof(rs->error), "%s", strerror(-r));
         }
     }
+    w->config_count = w->recipe_count;
     *ret = w;
     return 0;
 }
@@ -162,6 +203,9 @@ int workflow_free(struct workflow *w)
     for (size_t i = 0; i < w->recipe_count; i++)
         if (w->recipes[i].entry)
             pkg_entry_unref(w->recipes[i].entry);
+    for (size_t i = 0; i < w->extra_count; i++)
+        if (w->extra[i].entry)
+            pkg_entry_unref(w->extra[i].entry);
     for (size_t i = 0; i < w->slot_count; i++)
         if (w->slots[i]->entry)
             pkg_entry_unref(w->slots[i]->entry);
@@ -216,7 +260,13 @@ int workflow_slot_pause(struct workflow *w, size_t index)
 {
     if (!w || index >= w->slot_count)
         return -ENOENT;
-    w->slots[index]->paused = 1;
+    struct flow_slot *fs = w->slots[index];
+    if (!fs->paused) {
+        int r = pause_store(w, fs->slot, 1);
+        if (r < 0)
+            return r;
+    }
+    fs->paused = 1;
     return 0;
 }
 
@@ -227,6 +277,9 @@ int workflow_slot_resume(struct workflow *w, size_t index)
     struct flow_slot *fs = w->slots[index];
     if (!fs->paused)
         return 0;
+    int r = pause_store(w, fs->slot, 0);
+    if (r < 0)
+        return r;
     fs->paused = 0;
     flow_consider(fs); /* a module that waited, or a held retry */
     return 0;
@@ -315,6 +368,99 @@ int workflow_recipes_replace(struct workflow *w, struct pkg_entry *const *entrie
     for (size_t i = 0; i < count; i++)
         w->recipes[i] = (struct recipe_state){
             .w = w, .cfg = &cfg->recipes[i], .entry = entries[i], .loading = 0};
-    w->recipe_count = count;
+    w->recipe_count = w->config_count = count;
+    recipes_rebuild(w);
     return 0;
+}
+
+/* ---- recipes of the API ------------------------------------------------------------------- */
+
+/* The table after the config's recipes: the API's, unless the file has the name. */
+static void recipes_rebuild(struct workflow *w)
+{
+    for (size_t i = w->config_count; i < w->recipe_count; i++)
+        if (w->recipes[i].entry)
+            pkg_entry_unref(w->recipes[i].entry);
+    size_t n = w->config_count;
+    for (size_t k = 0; k < w->extra_count; k++) {
+        const struct recipe_state *x = &w->extra[k];
+        size_t i = 0;
+        while (i < w->config_count && strcmp(w->recipes[i].cfg->name, x->cfg->name) != 0)
+            i++;
+        if (i < w->config_count) {
+            log_warning("recipe %s: [recipe %s] of the configuration file wins over the API's "
+                        "recipe %s (package %s): delete one of them",
+                        x->cfg->name, x->cfg->name, x->cfg->name, x->cfg->package);
+            continue;
+        }
+        if (n >= CONFIG_MAX_RECIPES) {
+            log_warning("recipe %s: left out, the table holds %d recipes", x->cfg->name,
+                        CONFIG_MAX_RECIPES);
+            continue;
+        }
+        w->recipes[n] = *x;
+        pkg_entry_ref(x->entry);
+        n++;
+    }
+    w->recipe_count = n;
+}
+
+int workflow_recipes_set_extra(struct workflow *w, const struct workflow_recipe *extra,
+                               size_t count)
+{
+    if (count > CONFIG_MAX_RECIPES)
+        return -E2BIG;
+    for (size_t i = 0; i < w->extra_count; i++)
+        if (w->extra[i].entry)
+            pkg_entry_unref(w->extra[i].entry);
+    for (size_t i = 0; i < count; i++)
+        w->extra[i] = (struct recipe_state){
+            .w = w, .cfg = extra[i].cfg, .entry = pkg_entry_ref(extra[i].entry), .api = 1};
+    w->extra_count = count;
+    recipes_rebuild(w);
+    return 0;
+}
+
+void workflow_hold(struct workflow *w)
+{
+    w->pending++;
+}
+
+void workflow_release(struct workflow *w)
+{
+    if (w->pending && --w->pending == 0 && !w->stopped)
+        for (size_t i = 0; i < w->slot_count; i++)
+            flow_consider(w->slots[i]);
+}
+
+int workflow_recipe(const struct workflow *w, size_t index, struct workflow_recipe_view *v)
+{
+    if (!w || index >= w->recipe_count)
+        return -ENOENT;
+    const struct recipe_state *rs = &w->recipes[index];
+    *v = (struct workflow_recipe_view){.name = rs->cfg->name,
+                                       .options = rs->cfg->options,
+                                       .entry = rs->entry,
+                                       .loading = rs->loading,
+                                       .api = rs->api,
+                                       .error = rs->error};
+    return 0;
+}
+
+size_t workflow_package_users(const struct workflow *w, const char *sha256, char *labels,
+                              size_t size)
+{
+    size_t n = 0, len = 0;
+    if (size)
+        labels[0] = '\0';
+    for (size_t i = 0; w && i < w->slot_count; i++) {
+        const struct flow_slot *fs = w->slots[i];
+        if (!fs->open || !fs->entry || strcmp(pkg_entry_sha256(fs->entry), sha256) != 0)
+            continue;
+        n++;
+        if (len < size)
+            len += (size_t)snprintf(labels + len, size - len, "%s%s", len ? ", " : "",
+                                    fs->slot->cfg.label);
+    }
+    return n;
 }

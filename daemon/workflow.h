@@ -1,6 +1,7 @@
 /* The per-slot production flow (product.md "The slot flow"), driven by the job engine:
  *
- *   AT-mode module:   identify (at session) → guard (flow_pick_recipe) → switch
+ *   AT-mode module:   identify (at session) → guard (flow_pick_recipe; then the MES
+ *                     interlock when [mes] interlock_url is set) → switch
  *                     (AT+QDOWNLOAD=1, the module comes back as its download port) → flash
  *                     (platform driver) → reboot (wait for the AT port on the same physical
  *                     port) → verify (identify again; flow_verify) → pass / fail
@@ -26,6 +27,7 @@ struct slot;
 enum flow_state {
     FLOW_IDLE = 0,      /* no module, or a device that is not a module */
     FLOW_IDENTIFYING,   /* reading model, revision, IMEI over AT */
+    FLOW_INTERLOCK,     /* the guard chose a recipe; asking the MES (mes_interlock.h) */
     FLOW_SWITCHING,     /* AT+QDOWNLOAD=1 sent, waiting for the download port */
     FLOW_WAIT_DOWNLOAD, /* the download port is there but cannot be opened yet (its tty) */
     FLOW_FLASHING,
@@ -103,5 +105,33 @@ int workflow_sync_slots(struct workflow *w);
  * the loaded package of recipe i (the references are taken over). Open attempts keep the
  * package and recipe they chose. -EBUSY while start-up loads run or count mismatches. */
 int workflow_recipes_replace(struct workflow *w, struct pkg_entry *const *entries, size_t count);
+
+/* ---- recipes of the API (daemon/pkg_catalog.c) ---- */
+struct workflow_recipe {
+    const struct config_recipe *cfg; /* must stay valid until the next call */
+    struct pkg_entry *entry;         /* NULL: not loaded, never picked */
+};
+/* Sets the recipes that follow the config file's in the table, now and after every reload
+ * (each entry gets a reference of the workflow's own). One whose name a config recipe has is
+ * left out with a warning naming both (the file wins); so is one past CONFIG_MAX_RECIPES.
+ * Open attempts keep what they chose. */
+int workflow_recipes_set_extra(struct workflow *w, const struct workflow_recipe *extra,
+                               size_t count);
+/* Holds new attempts back while recipes of the API load at start-up, as the config's own
+ * loads do (workflow_pending counts holds); release looks at waiting modules again. */
+void workflow_hold(struct workflow *w);
+void workflow_release(struct workflow *w);
+/* Entry i of the recipe table as the guard sees it now; -ENOENT past the end. */
+struct workflow_recipe_view {
+    const char *name, *options;
+    struct pkg_entry *entry; /* borrowed; NULL while loading or after a failure */
+    int loading, api;
+    const char *error; /* "" unless a config recipe failed to load */
+};
+int workflow_recipe(const struct workflow *w, size_t index, struct workflow_recipe_view *ret);
+/* Open attempts holding the package with this sha256; their slot labels go into labels
+ * (", "-separated, cut to size). */
+size_t workflow_package_users(const struct workflow *w, const char *sha256, char *labels,
+                              size_t size);
 
 #endif

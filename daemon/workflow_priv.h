@@ -12,12 +12,15 @@
 #include "workflow.h"
 
 struct workflow;
+struct mes_interlock_call;
 
 struct recipe_state {
     struct workflow *w;
     const struct config_recipe *cfg;
     struct pkg_entry *entry; /* NULL while loading or after a failure */
     int loading;
+    int api;         /* from the API (workflow_recipes_set_extra), not the config file */
+    char error[256]; /* why a config recipe's package did not load at start-up */
 };
 
 /* One slot's flow. The run fields describe the open attempt (or the last one, for the
@@ -46,7 +49,9 @@ struct flow_slot {
     int left_after_flash;         /* the download port went away after the flash */
     int saw_download_after_flash; /* ... and a download port came back instead of AT */
     uint64_t flash_started_unix_ms;
-    char job_options[512]; /* lives as long as the job that got it */
+    char job_options[512];                /* lives as long as the job that got it */
+    struct mes_interlock_call *interlock; /* in flight while state is FLOW_INTERLOCK */
+    int leaving; /* the slot's device is leaving (rack DETACH): a close goes to idle */
 
     /* what the view shows */
     char model[32], imei[20], revision_before[64], revision_after[64];
@@ -62,6 +67,9 @@ struct workflow {
     struct pkg_cache *cache;
     struct recipe_state recipes[CONFIG_MAX_RECIPES];
     size_t recipe_count;
+    size_t config_count; /* recipes[0..config_count) are the config file's, then the API's */
+    struct recipe_state extra[CONFIG_MAX_RECIPES]; /* the API's as last set (own references) */
+    size_t extra_count;
     size_t pending;
     struct flow_slot **slots; /* one per rack slot, same order (RACK_MAX_SLOTS) */
     size_t slot_count;

@@ -17,6 +17,8 @@ static const char *const fail_code_names[FAIL_CODE_COUNT] = {
     [FAIL_VERIFY] = "verify",
     [FAIL_ABORTED] = "aborted",
     [FAIL_INTERNAL] = "internal",
+    [FAIL_MES_REJECTED] = "mes_rejected",
+    [FAIL_MES_UNREACHABLE] = "mes_unreachable",
 };
 
 const char *fail_code_to_string(enum fail_code code)

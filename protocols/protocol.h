@@ -26,6 +26,9 @@ enum fail_code {
     FAIL_VERIFY,       /* post-flash verification failed */
     FAIL_ABORTED,      /* operator abort or daemon shutdown */
     FAIL_INTERNAL,     /* a bug or resource exhaustion on the host */
+    /* The station's own pre-flash interlock (daemon/mes_interlock.h), never a driver's: */
+    FAIL_MES_REJECTED,    /* the MES refused the unit */
+    FAIL_MES_UNREACHABLE, /* the MES could not be asked (and [mes] interlock_on_error=block) */
     FAIL_CODE_COUNT
 };
 const char *fail_code_to_string(enum fail_code code);

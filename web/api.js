@@ -62,6 +62,7 @@ async function call(method, path, body) {
 export const apiGet = (path) => call('GET', path);
 export const apiPost = (path, body) => call('POST', path, body);
 export const apiPut = (path, body) => call('PUT', path, body);
+export const apiDelete = (path) => call('DELETE', path);
 
 // A path segment from user input (a slot label, an IMEI), never spliced in raw.
 export const seg = (s) => encodeURIComponent(String(s));

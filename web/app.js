@@ -92,10 +92,9 @@ class Counters {
 // too many streams, an older station), the slots are polled (GET /api/v1/slots about once a
 // second, a growing delay after failures); the stream is tried again every STREAM_RETRY_MS.
 const STREAM_RETRY_MS = 30000;
-// The stream is opt-in for now (?live=stream in the page's URL): with it, the browser test's
-// virtual rack stalled its flashes (web/README.md); polling stays the default until that is
-// understood.
-const USE_STREAM = new URLSearchParams(location.search).get('live') === 'stream';
+// ?live=poll in the page's URL forces polling (a proxy that buffers event streams, a test);
+// anything else uses the stream where it can be had.
+const USE_STREAM = new URLSearchParams(location.search).get('live') !== 'poll';
 
 class SlotSource {
   constructor({ onStation, onSlot, onBatch, onStatus }) {
@@ -172,7 +171,7 @@ class SlotSource {
       this.onStation(this.station, slots);
       for (const slot of slots) this.onSlot(slot);
       this.onBatch();
-      this.onStatus('live');
+      this.onStatus('live', 'stream');
     });
     es.addEventListener('error', () => {
       if (es !== this.es) return;
@@ -209,7 +208,7 @@ class SlotSource {
     this.onStation(this.station, res.data.slots);
     for (const slot of res.data.slots) this.onSlot(slot);
     this.onBatch();
-    this.onStatus('live');
+    this.onStatus('live', 'poll');
     return true;
   }
 
@@ -314,8 +313,11 @@ function main() {
       newVerdict = false;
       if (view === 'supervisor') supervisor.renderControl();
     },
-    onStatus: (state) => {
+    onStatus: (state, via) => {
       connState = state;
+      // how the tiles are fed while live ("stream" or "poll"): for tests and for a look in
+      // the inspector when a proxy on the line buffers the stream
+      if (via) conn.dataset.via = via;
       showConn();
     },
   });

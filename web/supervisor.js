@@ -1,34 +1,14 @@
 // The supervisor's view: yield and throughput, records by IMEI with CSV export, the job
-// context and slot pause / resume / abort. Each panel uses only the endpoints docs/http.md
-// lists; a station that answers one of them 404 (an older flashrackd) gets a plain "not
-// available" in that panel instead of an error.
+// context, slot pause / resume / abort, and packages and recipes (packages.js). Each panel
+// uses only the endpoints docs/http.md lists; a station that answers one of them 404 (an
+// older flashrackd) gets a plain "not available" in that panel instead of an error.
 import { apiGet, apiPost, apiPut, seg, setToken, token } from './api.js';
 import { t } from './i18n.js';
 import { slotView } from './tiles.js';
-
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v == null || v === false) continue;
-    if (k === 'class') e.className = v;
-    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v === true ? '' : v);
-  }
-  for (const c of children) if (c != null) e.append(c);
-  return e;
-}
+import { el, failed, unavailable, when } from './dom.js';
+import { Packages } from './packages.js';
 
 const pct = (r) => (r == null ? '—' : `${(r * 100).toFixed(1)}%`);
-const when = (ms) => (ms ? new Date(ms).toLocaleString() : '—');
-
-function unavailable(panel, what) {
-  panel.replaceChildren(el('p', { class: 'unavailable', role: 'status' }, t('sup.unavailable', { what })));
-}
-
-function failed(panel, res) {
-  panel.replaceChildren(el('p', { class: 'error', role: 'alert' },
-    t('sup.error', { message: `${res.status || ''} ${res.error.message}`.trim() })));
-}
 
 // Bars in plain SVG: one per entry, labelled, with the value written on it so the chart
 // reads without colour and without hovering.
@@ -72,6 +52,7 @@ export class Supervisor {
       this.panels[name] = root.querySelector(`[data-panel="${name}"] .panel-body`);
     }
     this.search = { filters: null, shown: null };
+    this.packages = new Packages(this.panels.packages);
     this.status = '';
   }
 
@@ -79,13 +60,12 @@ export class Supervisor {
     this.renderToken();
     this.renderControl();
     this.renderSearchForm();
-    this.panels.packages.replaceChildren(el('p', { class: 'unavailable' }, t('sup.not_built')));
   }
 
   // Everything that is read from the station, again (on opening the tab, on Refresh).
   async refresh() {
     this.render();
-    await Promise.all([this.loadStats(), this.loadContext()]);
+    await Promise.all([this.loadStats(), this.loadContext(), this.packages.load()]);
     if (this.search.filters) await this.runSearch(this.search.filters);
   }
 

@@ -5,7 +5,8 @@
 import { instruction, t } from './i18n.js';
 
 const WORKING = new Set([
-  'identifying', 'switching', 'waiting_download', 'flashing', 'rebooting', 'verifying',
+  'identifying', 'interlock', 'switching', 'waiting_download', 'flashing', 'rebooting',
+  'verifying',
 ]);
 
 const ICONS = {

@@ -19,8 +19,9 @@
 #define LINE_MAX_LEN 128  /* longer lines are garbage (revision strings are < 64) */
 #define INFO_MAX     4    /* information lines kept per command */
 #define CMD_RX_MAX   8192 /* bytes one command may produce before it is a protocol error */
-#define DRAIN_MS     300  /* quiet time that ends the drain after a retried sync */
-#define DRAIN_BUDGET 2000
+#define DRAIN_MS     300  /* least quiet time that ends the drain after a retried sync */
+#define DRAIN_BUDGET 2000 /* on top of the drain's quiet time */
+#define DRAIN_MAX_MS 10000
 #define T_WRITE      2000
 #define READ_CHUNK   256
 
@@ -77,6 +78,11 @@ struct at_session {
     size_t tx_len;
     uint64_t deadline_ms;
     unsigned sync_tries_used;
+    int rdy_probed;          /* the probe on the module's RDY was sent (once per session) */
+    uint64_t first_probe_ms; /* when the first "AT" of the session was written */
+    uint64_t first_rx_ms;    /* when the module's first bytes came (with have_rx) */
+    int have_rx;
+    uint64_t drain_quiet_ms; /* quiet time that ends this session's drain */
     size_t rx_bytes;
     char line[LINE_MAX_LEN];
     size_t line_len;
@@ -139,8 +145,8 @@ static void read_more(struct at_session *s, struct proto_request *out)
 {
     uint64_t now = s->ctx->now_ms;
     uint64_t left = s->deadline_ms > now ? s->deadline_ms - now : 1;
-    if (s->st == ST_DRAIN && left > DRAIN_MS)
-        left = DRAIN_MS; /* the drain ends at the first quiet period */
+    if (s->st == ST_DRAIN && left > s->drain_quiet_ms)
+        left = s->drain_quiet_ms; /* the drain ends at the first quiet period */
     s->xs = XS_READ;
     proto_req_read(out, READ_CHUNK, (uint32_t)(left > UINT32_MAX ? UINT32_MAX : left));
 }
@@ -156,9 +162,9 @@ static void begin(struct at_session *s, enum stage st, struct proto_request *out
     s->last[0] = '\0';
     s->err_text[0] = '\0';
     if (st == ST_DRAIN) {
-        s->deadline_ms = s->ctx->now_ms + DRAIN_BUDGET;
+        s->deadline_ms = s->ctx->now_ms + s->drain_quiet_ms + DRAIN_BUDGET;
         s->xs = XS_READ;
-        proto_req_read(out, READ_CHUNK, DRAIN_MS);
+        proto_req_read(out, READ_CHUNK, (uint32_t)s->drain_quiet_ms);
         return;
     }
     uint32_t wait = st == ST_SYNC ? s->opts.sync_ms : s->opts.cmd_ms;
@@ -208,7 +214,19 @@ static void on_result(struct at_session *s, enum result r, struct proto_request 
             return;
         }
         if (s->sync_tries_used > 1) {
-            begin(s, ST_DRAIN, out); /* late answers to earlier probes must not pair up */
+            /* Late answers to earlier probes must not pair up with the next commands. This
+             * OK may answer the first probe the module heard, slowly, and another may follow
+             * as late after it: the quiet that ends the drain is at least as long as this
+             * one took. The first probe it can have heard is the session's first, or, when
+             * it printed RDY, none written before it was up (its first bytes). */
+            uint64_t heard = s->first_probe_ms;
+            if (s->rdy_probed && s->first_rx_ms > heard)
+                heard = s->first_rx_ms;
+            uint64_t took = s->ctx->now_ms - heard + DRAIN_MS / 2;
+            s->drain_quiet_ms = took < DRAIN_MS       ? DRAIN_MS
+                                : took > DRAIN_MAX_MS ? DRAIN_MAX_MS
+                                                      : took;
+            begin(s, ST_DRAIN, out);
             return;
         }
         after_sync(s, out);
@@ -387,6 +405,18 @@ static int on_line(struct at_session *s, char *line, struct proto_request *out)
         on_result(s, R_ERROR, out);
         return 1;
     }
+    if (s->st == ST_SYNC && strcmp(line, "RDY") == 0 && !s->rdy_probed &&
+        s->sync_tries_used < s->opts.sync_tries) {
+        /* The module's AT interpreter has just started: a probe that reached it before
+         * was dropped, and waiting out sync_ms for it would cost most of a verify. Probe
+         * again now, once per session and counted as a try, so the drain after a retried
+         * sync still keeps a late OK to the first probe (a module that was up already and
+         * heard it) from answering a command. */
+        s->rdy_probed = 1;
+        s->sync_tries_used++;
+        begin(s, ST_SYNC, out);
+        return 1;
+    }
     if (s->st == ST_SYNC)
         return 0; /* garbage and boot messages before the first OK */
     const char *prefix = stages[s->st].prefix;
@@ -429,6 +459,10 @@ static void on_timeout(struct at_session *s, struct proto_request *out)
 
 static void on_rx(struct at_session *s, const uint8_t *data, size_t len, struct proto_request *out)
 {
+    if (!s->have_rx) {
+        s->have_rx = 1;
+        s->first_rx_ms = s->ctx->now_ms;
+    }
     s->rx_bytes += len;
     for (size_t i = 0; i < len; i++) {
         char c = (char)data[i];
@@ -484,6 +518,8 @@ void at_session_step(void *session, const struct proto_event *in, struct proto_r
         if (s->opts.download && refuse_unswitchable(s, out))
             return;
         s->sync_tries_used = 1;
+        s->first_probe_ms = s->ctx->now_ms;
+        s->drain_quiet_ms = DRAIN_MS;
         begin(s, ST_SYNC, out);
         return;
     case PROTO_EV_TX_DONE:

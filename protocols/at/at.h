@@ -6,7 +6,9 @@
  *   mode=identify|download  identify only (default) or identify + switch
  *   identify=0|1            download mode: read the identity first (default 1)
  *   sync_tries=N            "AT" probes before giving up, 1..20 (default 5)
- *   sync_ms=N               wait for the answer to one probe, 100..10000 (default 1000)
+ *   sync_ms=N               wait for the answer to one probe, 100..10000 (default 1000); the
+ *                           module's boot message RDY cuts the first wait short (one probe at
+ *                           once, counted as a try)
  *   cmd_ms=N                wait for the final result of a command, 100..60000 (default 3000)
  *   reenumerate_ms=N        download mode: how long the module may take to come back in
  *                           download mode after OK, 1000..600000 (default 30000)

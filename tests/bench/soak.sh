@@ -210,6 +210,8 @@ while [ "$finished" -lt "$cycles" ]; do
   sleep 0.1
 done
 elapsed=$((SECONDS - t0))
+# uevents that found a listener's queue full: sent late, or dropped as the kernel would
+uevents=$(rack uevents)
 reply=$(rack quit)
 case "$reply" in
   *"status=0"*) ;;
@@ -283,6 +285,7 @@ echo "attempt rows: $(sql "SELECT count(*) FROM attempts")  by result: $(sql "SE
 echo "cycles: pass $(grep -c ' pass$' "$plog") fail $(grep -c ' fail:' "$plog") left $(grep -c ' left:' "$plog") interrupted $interrupted"
 echo "faults injected: $(for k in "${!fault_count[@]}"; do echo "$k=${fault_count[$k]}"; done | sort | tr '\n' ' ')"
 echo "fault verdicts: $(awk '$5 != "none" && $7 != "interrupted" {print $5 "->" $7}' "$plog" | sort | uniq -c | awk '{printf "%s(%d) ", $2, $1}')"
+echo "rack ${uevents#ok }"
 echo "aborted rows: $aborted (interrupted cycles: $interrupted)  clean modules not passing: $clean_failed"
 echo "rss kB (segment $seg$([ "$asan" = 1 ] && echo ", ASan: not judged")): $(awk -v s="$seg" '$1 == s {printf "%s ", $3}' "$E2E_TMP/rss")"
 echo "PASS soak"

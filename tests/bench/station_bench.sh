@@ -10,6 +10,9 @@
 # module passes, it is pulled and a fresh one (new IMEI) goes in, ROUNDS times per slot.
 # BENCH_TIMING=0 switches the model timing off (link, program, delays at their minimum).
 # Never asserts on time; exits non-zero only if a module does not pass.
+# Above ~45 modules umockdev's preload runs out of descriptor slots (50) and aborts the
+# daemon: build a larger one with tests/bench/umockdev_fdmap.sh DIR, run with LD_LIBRARY_PATH=DIR.
+# The testbed goes where TMPDIR points (docs/performance.md: its file system shows in N=64).
 . "$(dirname "$0")/../e2e/lib.sh"
 n=${1:?N}
 rounds=${2:-1}

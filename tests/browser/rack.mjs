@@ -11,7 +11,9 @@ export class VirtualRack {
     this.log = log;
     const rackBin = `${buildDir}/tests/rack/flashrack-rack`;
     const daemonBin = daemon || `${buildDir}/daemon/flashrackd`;
-    this.proc = spawn('umockdev-wrapper', [rackBin, '--daemon-log', log, '--', daemonBin, '--config', config], {
+    // FLASHRACK_RACK_VERBOSE=1: the rack's own events ("rack <ms>: ...") on stderr
+    const verbose = process.env.FLASHRACK_RACK_VERBOSE === '1' ? ['--verbose'] : [];
+    this.proc = spawn('umockdev-wrapper', [rackBin, ...verbose, '--daemon-log', log, '--', daemonBin, '--config', config], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     this.lines = [];

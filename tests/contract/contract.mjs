@@ -8,7 +8,7 @@
 //   node --test contract.mjs MKPKG_BIN
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +37,7 @@ const log = join(tmp, 'daemon.log');
 const imei = (slot) => testImei(900 + slot);
 let rack;
 let base;
+let keptPackage; // a catalogue package that stays, for the generic error checks
 
 function writeConfig() {
   const pkgs = join(tmp, 'pkgs');
@@ -483,10 +484,98 @@ test('live events: the stream replays, snapshots and syncs as the spec says', { 
   });
 });
 
+test('packages and recipes: upload, inspect, list, activate, delete and their refusals', async () => {
+  const dir = join(tmp, 'upload');
+  mkdirSync(dir);
+  const make = (fw) => execFileSync(mkpkg, ['--firmware', fw, dir], { encoding: 'utf8' }).trim();
+  const ec600n = make('QPY_OCPU_V0004_EC600N_CNLF_FW');
+  const ec600u = make('QPY_OCPU_BETA0002_EC600U_CNLB_FW');
+  const ec800m = make('QPY_OCPU_V0006_EC800M_CNLE_FW'); // same module as the config's ec800m-cnle
+  const sup = TOKENS.supervisor;
+  const upload = (file, name, want, token = sup) => call('POST', `/api/v1/packages?name=${encodeURIComponent(name)}`,
+    { token, body: readFileSync(file), type: 'application/octet-stream', want });
+  const fileName = (f) => f.slice(f.lastIndexOf("/") + 1);
+
+  let r = await upload(ec600n, fileName(ec600n), 201);
+  assert.deepEqual([r.body.source, r.body.platform, r.body.series, r.body.sub_model, r.body.version, r.body.uploaded_by],
+    ['upload', 'asr', 'EC600N', 'CNLF', 'V0004', 'shift-lead']);
+  const n = r.body.sha256;
+  await upload(ec600n, 'again.zip', 200);
+  const u = (await upload(ec600u, fileName(ec600u), 201)).body.sha256;
+  const m = (await upload(ec800m, fileName(ec800m), 201)).body.sha256;
+  keptPackage = u;
+  await upload(ec600n, fileName(ec600n), 403, TOKENS.operator);
+  await upload(ec600n, fileName(ec600n), 401, 'wrong-token-0123456789');
+  await upload(ec600n, '.hidden', 400);
+  await call('POST', '/api/v1/packages?name=x.zip', { token: sup, body: '{}', want: 415 });
+  r = await call('POST', '/api/v1/packages?name=junk.zip', { token: sup, body: 'PK\x03\x04junk', type: 'application/octet-stream', want: 422 });
+  assert.match(r.body.error.message, /^junk\.zip: /);
+  r = await raw('POST', '/api/v1/packages?name=huge.zip', {
+    Authorization: `Bearer ${sup}`, 'Content-Type': 'application/octet-stream', 'Content-Length': String(2 ** 31),
+  });
+  assert.equal(r.status, 413);
+
+  const list = (await call('GET', '/api/v1/packages', { want: 200 })).body.packages;
+  assert.deepEqual(list.slice(0, 3).map((p) => p.sha256), [m, u, n]); // newest first
+  assert.deepEqual(list.slice(3).map((p) => [p.source, p.recipes]), [['config', ['ec200u']], ['config', ['ec800m-cnle']]]);
+  await call('GET', `/api/v1/packages/${n}`, { want: 200 });
+  await call('GET', `/api/v1/packages/${'0'.repeat(64)}`, { want: 404 });
+  await call('GET', '/api/v1/packages/XYZ', { want: 400 });
+
+  // Recipes: activate, replace, the refusals.
+  const put = (name, body, want, token = sup) => call('PUT', `/api/v1/recipes/${name}`, { token, body: JSON.stringify(body), want });
+  r = await put('ec600n', { package: n }, 201);
+  assert.deepEqual([r.body.source, r.body.state, r.body.package.sha256, r.body.created_by], ['api', 'ready', n, 'shift-lead']);
+  await put('ec600n', { package: n, options: '' }, 200);
+  r = await put('ec800m-b', { package: m }, 409);
+  assert.match(r.body.error.message, /recipe ec800m-cnle /);
+  await put('ec200u', { package: u }, 409);
+  await put('x', { package: '0'.repeat(64) }, 404);
+  await put('x', { package: n, colour: 1 }, 400);
+  await put('x', { package: n }, 403, TOKENS.operator);
+  await call('PUT', '/api/v1/recipes/x', { token: sup, body: 'x', type: 'text/plain', want: 415 });
+  r = await raw('PUT', '/api/v1/recipes/x', { Authorization: `Bearer ${sup}`, 'Content-Type': 'application/json', 'Content-Length': '5000' });
+  assert.equal(r.status, 413);
+  // A catalogue file that went missing (removed by hand): the recipe cannot load it.
+  const folder = join(tmp, 'data', 'packages', m);
+  renameSync(folder, `${folder}.away`);
+  await put('ec800m-b', { package: m }, 409); // the conflict is checked first
+  await call('DELETE', `/api/v1/packages/${m}`, { token: sup, want: 204 });
+  renameSync(`${folder}.away`, join(tmp, 'gone'));
+  const recipes = (await call('GET', '/api/v1/recipes', { want: 200 })).body.recipes;
+  assert.deepEqual(recipes.map((x) => `${x.name}:${x.source}:${x.state}`), ['ec200u:config:ready', 'ec800m-cnle:config:ready', 'ec600n:api:ready']);
+
+  // A package whose file is gone cannot become a recipe: 422 from the loader.
+  const u2 = join(tmp, 'data', 'packages', u);
+  renameSync(u2, `${u2}.away`);
+  r = await put('ec600u', { package: u }, 422);
+  assert.equal(r.body.error.code, 'package_invalid');
+  renameSync(`${u2}.away`, u2);
+
+  // Deletes: in use 409, config 409, unknown 404, then 204.
+  r = await call('DELETE', `/api/v1/packages/${n}`, { token: sup, want: 409 });
+  assert.match(r.body.error.message, /ec600n/);
+  const cfgSha = list[3].sha256;
+  await call('DELETE', `/api/v1/packages/${cfgSha}`, { token: sup, want: 409 });
+  await call('DELETE', `/api/v1/packages/${'0'.repeat(64)}`, { token: sup, want: 404 });
+  await call('DELETE', '/api/v1/packages/XYZ', { token: sup, want: 400 });
+  await call('DELETE', `/api/v1/packages/${n}`, { token: TOKENS.operator, want: 403 });
+  r = await raw('DELETE', `/api/v1/packages/${n}`, { Authorization: `Bearer ${sup}`, 'Content-Length': String(2 ** 31) });
+  assert.equal(r.status, 413);
+  await call('DELETE', '/api/v1/recipes/ec200u', { token: sup, want: 409 });
+  await call('DELETE', '/api/v1/recipes/nope', { token: sup, want: 404 });
+  await call('DELETE', '/api/v1/recipes/ec600n', { token: TOKENS.operator, want: 403 });
+  r = await raw('DELETE', '/api/v1/recipes/ec600n', { Authorization: `Bearer ${sup}`, 'Content-Length': String(2 ** 31) });
+  assert.equal(r.status, 413);
+  await call('DELETE', '/api/v1/recipes/ec600n', { token: sup, want: 204 });
+  await call('DELETE', `/api/v1/packages/${n}`, { token: sup, want: 204 });
+});
+
 test('errors: 400, 401, 403, 404, 405 in the one error shape', async () => {
   const [first] = (await call('GET', '/api/v1/attempts?limit=1', { want: 200 })).body.attempts;
   const concrete = (t) => t.replace('{label}', 'S4').replace('{id}', String(first.id)).replace('{imei}', imei(1))
-    .replace('{dir}', 'img').replace('{file}', t.includes('{dir}') ? 'dot.svg' : 'app.js');
+    .replace('{dir}', 'img').replace('{file}', t.includes('{dir}') ? 'dot.svg' : 'app.js')
+    .replace('{sha256}', keptPackage).replace('{name}', 'ec200u');
   for (const { method, template, op } of spec.operations()) {
     const path = concrete(template);
     const token = method === 'GET' ? undefined : TOKENS.admin;

@@ -68,7 +68,7 @@ export class Spec {
       if (ts.length !== segs.length) continue;
       let params = 0;
       const ok = ts.every((s, i) => {
-        if (/^\{[a-z_]+\}$/.test(s)) {
+        if (/^\{[a-z_0-9]+\}$/.test(s)) {
           params++;
           return segs[i].length > 0;
         }
@@ -144,6 +144,10 @@ export class Spec {
     }
     const ctype = res.headers.get('content-type');
     const media = Object.keys(response.content || {});
+    if (!media.length) { // 204: nothing at all
+      if (ctype !== null || String(text).length) fail('an answer without content must have no body and no Content-Type');
+      return null;
+    }
     const norm = (s) => s.toLowerCase().replace(/\s*;\s*/g, '; ');
     const hit = media.find((m) => ctype && norm(m) === norm(ctype));
     if (!hit) fail(`Content-Type '${ctype}' is not one the spec lists (${media.join(' | ')})`);

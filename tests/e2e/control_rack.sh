@@ -116,10 +116,18 @@ line3-tablet operator slot.resume S3 127.0.0.1 200
 line3-tablet operator slot.resume S1 127.0.0.1 200"
 [ "$audit" = "$want" ] || e2e_fail "audit log differs; want:
 $want"
+# A pause is the supervisor's decision about the physical slot: it outlasts a restart.
+expect 200 POST /api/v1/slots/S2/pause "$OP"
 e2e_stop
 
-# The context survives a restart (settings table, schema v4).
+# The context and the pause survive a restart (settings table, schema v4).
 e2e_start < "$E2E_TMP/control.conf.in"
+[ "$(api /api/v1/slots/S2 | jq -r '.flow.paused')" = true ] ||
+  e2e_fail "S2's pause was lost in the restart: $(api /api/v1/slots/S2 | jq -c .flow)"
+[ "$(api /api/v1/slots/S1 | jq -r '.flow.paused')" = false ] || e2e_fail "S1 came back paused"
+grep -q "slot S2: paused before the restart, still paused" "$E2E_TMP/daemon.log" ||
+  e2e_fail "the restart did not log the kept pause"
+expect 200 POST /api/v1/slots/S2/resume "$OP"
 [ "$(api /api/v1/context | jq -r '"\(.work_order)|\(.lot)|\(.operator)|\(.updated_by)"')" = \
   "WO-77|LOT-9|Li Na|line3-tablet" ] || e2e_fail "context after a restart: $(api /api/v1/context)"
 grep -q "context: work order 'WO-77', lot 'LOT-9', operator 'Li Na'" "$E2E_TMP/daemon.log" ||

@@ -252,6 +252,13 @@ static void execute(char **argv, int argc)
         vrack_list(a->rack, s);
         rack_reply("ok list%s%s", s->len ? " " : "", s->str);
         g_string_free(s, TRUE);
+    } else if (strcmp(c, "uevents") == 0 && argc == 1) {
+        struct rack_uevent_stats u = rack_uevent_stats();
+        rack_reply("ok uevents waited=%" G_GUINT64_FORMAT " max_wait_ms=%" G_GUINT64_FORMAT
+                   " dropped=%" G_GUINT64_FORMAT,
+                   u.waited, u.max_wait_ms, u.dropped);
+    } else if (strcmp(c, "rack-stats") == 0 && argc == 1) {
+        rack_reply("ok rack-stats timer_fires=%" G_GUINT64_FORMAT, vrack_timer_fires(a->rack));
     } else if (strcmp(c, "profiles") == 0 && argc == 1) {
         GString *s = g_string_new("ok profiles");
         for (size_t i = 0; i < vrack_profile_count(); i++)
@@ -298,7 +305,8 @@ static void execute(char **argv, int argc)
         start_quit();
     } else {
         rack_reply("err unknown command or wrong arguments: '%s' (try: wait-ready, plug, unplug, "
-                   "stats, last-stats, list, profiles, signal, wait-exit, restart, sleep, quit)",
+                   "stats, last-stats, list, rack-stats, profiles, signal, wait-exit, restart, "
+                   "sleep, quit)",
                    c);
     }
 }

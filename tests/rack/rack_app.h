@@ -37,6 +37,12 @@ void rack_reply(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 const char *rack_signal_name(int sig);
 int rack_spawn_daemon(char *err, size_t err_len);
 
+/* uevent_send.c: uevents that found a listener's queue full (sent late, or dropped) */
+struct rack_uevent_stats {
+    uint64_t waited, max_wait_ms, dropped;
+};
+struct rack_uevent_stats rack_uevent_stats(void);
+
 /* commands.c */
 void rack_commands_start(void);
 void rack_commands_stop(void);

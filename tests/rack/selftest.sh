@@ -162,6 +162,24 @@ if [ "$MODE" != --bench ]; then
     cmd unplug 3-2
     wait_log "usb 3-2 pending IN ended NO_DEVICE"
 
+    # A host that abandons a transfer mid-way (the daemon aborting a flash): the model's
+    # link still waits for bytes that never come, a wake-up time now in the past. The rack
+    # must stay still (its model timer once fired at 0 ms for ever: full CPU, and no other
+    # module re-enumerated) and go on serving the others: the replug below needs that.
+    cmd plug 2-1.3 loopback-usb serial=ABANDON link_rate=50000
+    wait_log "usb 2-1.3 abandoned the SINK"
+    wait_log "usb 2-1.3 closed"
+    stat_is 2-1.3 sink_ok 0
+    cmd rack-stats
+    fires0=${line##*timer_fires=}
+    cmd sleep 1000
+    cmd rack-stats
+    fires1=${line##*timer_fires=}
+    # Nothing plugged has a timed event now, so nothing should wake the rack (a margin of 5
+    # for a last link slice that may still have been due).
+    [ $((fires1 - fires0)) -le 5 ] ||
+        fail "the rack's model timer fired $((fires1 - fires0)) times in 1 s with nothing due (busy loop)"
+
     # A model can re-enumerate: "silent" leaves after 200 ms and comes back as asr-dl.
     cmd plug 2-1.4 quectel-at leave_after_ms=200 replug=asr-dl
     end=$((SECONDS + DEADLINE))
@@ -172,6 +190,21 @@ if [ "$MODE" != --bench ]; then
         cmd sleep 100
     done
     cmd unplug 2-1.4
+    cmd unplug 2-1.3
+
+    # A listener that does not read its uevents (the client stopped; libusb's monitor queue
+    # holds 10): the rack waits for room a while, then drops that listener's events as the
+    # kernel would, instead of aborting in umockdev's sender (uevent_send.c).
+    cmd signal STOP
+    for i in $(seq 1 14); do cmd plug "3-1.$i" quectel-at; done
+    cmd uevents
+    case $line in
+        *" dropped=0") fail "no uevent dropped for a stopped listener: $line" ;;
+        "ok uevents "*) ;;
+        *) fail "uevents: $line" ;;
+    esac
+    cmd signal CONT
+    for i in $(seq 1 14); do cmd unplug "3-1.$i"; done
 fi
 
 cmd quit

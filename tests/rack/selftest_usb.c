@@ -251,6 +251,17 @@ static void schedule_close(struct st_dev *d)
     uv_timer_start(&d->defer, do_close, 0, 0);
 }
 
+/* A host that gives up mid-transfer (the daemon aborting a flash): every transfer is
+ * cancelled (DISCARDURB) while the model's link still expects the rest, and the device is
+ * closed. The runner then checks that the rack stays still and serves the others. */
+static void abandon(uv_timer_t *t)
+{
+    struct st_dev *d = t->data;
+    st_log("usb %s abandoned the SINK after %" PRIu64 " of %" PRIu64 " bytes queued", d->port,
+           d->produced, d->total);
+    st_usb_stop(d);
+}
+
 void st_usb_start(struct st_dev *d)
 {
     int r = libusb_open(d->dev, &d->handle);
@@ -265,6 +276,11 @@ void st_usb_start(struct st_dev *d)
     r = libusb_get_string_descriptor_ascii(d->handle, desc.iProduct, product, sizeof(product));
     if (r < 0 || strcmp((char *)product, "Loopback USB") != 0)
         st_fail(d, "product string: %s", r < 0 ? libusb_error_name(r) : (char *)product);
+    unsigned char serial[64] = "";
+    if (libusb_get_string_descriptor_ascii(d->handle, desc.iSerialNumber, serial, sizeof(serial)) <
+        0)
+        serial[0] = '\0';
+    bool give_up = strcmp((char *)serial, "ABANDON") == 0;
     /* The stream model has no vendor requests: the device must stall. */
     uint8_t b[4];
     r = libusb_control_transfer(d->handle, 0xc0, 0x42, 0, 0, b, sizeof(b), 1000);
@@ -300,6 +316,8 @@ void st_usb_start(struct st_dev *d)
     st_make_cmd(cmd, ST_OP_SINK, seed, d->total);
     if (submit(d, EP_OUT, sizeof(cmd), cmd, on_sink_out))
         fill_sink(d);
+    if (give_up) /* plugged with a slow link_rate: the SINK is far from done by then */
+        uv_timer_start(&d->defer, abandon, 300, 0);
 }
 
 void st_usb_stop(struct st_dev *d)

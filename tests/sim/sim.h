@@ -88,7 +88,12 @@ struct sim_model_ops {
      * return the count; OUT: data holds setup->length bytes, return 0. -EPIPE stalls. */
     int (*control)(struct sim_model *m, const struct sim_setup *setup, uint8_t *data,
                    uint64_t now_ms);
-    /* Optional; NULL means SIM_NEVER. */
+    /* Optional; NULL means SIM_NEVER. The earliest time after now_ms at which time alone
+     * changes something (a delayed reply becomes ready, a reboot). Never a time not after
+     * now_ms for something that waits for the host (a ready reply nobody reads, the rest
+     * of a transfer the host gave up): harnesses ask again on host I/O, and a past time
+     * would either wake them at once for ever or hide a later event (the virtual rack
+     * arms no timer for it and says so on stderr). */
     uint64_t (*next_event_ms)(const struct sim_model *m, uint64_t now_ms);
     /* "key=value\n" lines; returns bytes written (excluding NUL) or negative errno. */
     int (*stats)(const struct sim_model *m, char *buf, size_t cap);

@@ -166,8 +166,10 @@ uint64_t sim_model_next_event_ms(const struct sim_model *m, uint64_t now_ms)
 {
     uint64_t due = m->ops->next_event_ms ? m->ops->next_event_ms(m, now_ms) : SIM_NEVER;
     if (m->link_waiting) {
+        /* Once the link is free again the model waits for the host to offer the rest; a
+         * host that abandoned the transfer never does, so a past time is no event. */
         uint64_t link_ms = (m->link_free_us + 999) / 1000;
-        if (link_ms < due)
+        if (link_ms > now_ms && link_ms < due)
             due = link_ms;
     }
     return due;

@@ -691,6 +691,16 @@ static void test_reboot(void **state)
     h_idle(h, 1000);
     assert_int_equal(h->other, 0);
     h_free(h);
+    /* A host that stops reading after the OKAY (it waits for the re-enumeration): the
+     * heartbeats due meanwhile wait for the host (sim.h) and must not hide the reboot
+     * behind a time already past. */
+    h = h_new("reboot_wait_ms=2000");
+    h_handshake(h);
+    expect(h, "reboot", "OKAY");
+    uint64_t t1 = h->now;
+    uint64_t due = sim_model_next_event_ms(h->m, t1 + 1000);
+    assert_true(due > t1 + 1000 && due <= t1 + 2000);
+    h_free(h);
     /* reset_stay: deaf but on the bus, stats readable. */
     h = h_new("reset_stay=1,reset_replug=quectel-at");
     h_handshake(h);

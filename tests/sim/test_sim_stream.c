@@ -348,6 +348,16 @@ static void test_link_rate(void **state)
     assert_int_equal(drain(m, reply, sizeof(reply)), 40);
     assert_string_equal(stat(m, "sink_ok"), "1");
     sim_model_destroy(m);
+
+    /* A host that abandons the transfer after one slice: the link is free again at 11 ms,
+     * and after that the model waits for the host, not for time (sim.h): no past time. */
+    m = make("stream", "link_rate=100000");
+    assert_int_equal(sim_model_rx(m, 0, cmd, 24, 0), 24);
+    assert_int_equal(sim_model_rx(m, 0, data, sizeof(data), 1), 1000);
+    assert_int_equal(sim_model_next_event_ms(m, 1), 11);
+    assert_int_equal(sim_model_next_event_ms(m, 11), SIM_NEVER);
+    assert_int_equal(sim_model_next_event_ms(m, 5000), SIM_NEVER);
+    sim_model_destroy(m);
     char err[SIM_ERR_MAX];
     assert_int_equal(sim_model_create("stream", "link_rate=fast", &m, err, sizeof(err)), -EINVAL);
 }

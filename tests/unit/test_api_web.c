@@ -343,6 +343,11 @@ static void test_http(void **state)
     fixture_start(&f, t.root);
 
     expect_file(&f, "/", "text/html; charset=utf-8", index_html);
+    /* the page's own switch (web/app.js) passes; any other query is refused as everywhere */
+    expect_file(&f, "/?live=poll", "text/html; charset=utf-8", index_html);
+    struct response q;
+    get(&f, "GET", "/?lve=poll", &q);
+    assert_int_equal(q.status, 400);
     expect_file(&f, "/web/index.html", "text/html; charset=utf-8", index_html);
     expect_file(&f, "/web/app.js", "text/javascript; charset=utf-8", app_js);
     expect_file(&f, "/web/style.CSS", "text/css; charset=utf-8", "body{}");

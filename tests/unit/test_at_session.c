@@ -27,6 +27,8 @@ struct fake {
     int echo;
     unsigned silent_at; /* "AT" probes that get no answer (yet) */
     int late;           /* answers to silent probes arrive with the next answer */
+    unsigned rdy_after; /* boots after this many silent probes: prints RDY then (0: never) */
+    int rdy_always;     /* prints RDY after every silent probe (a module that reboots) */
     unsigned late_owed;
     const char *boot; /* bytes queued before anything is asked */
     const char *urc;  /* queued after the echo, before every reply */
@@ -39,6 +41,7 @@ struct fake {
     size_t cmd_len;
     char log[32][32];
     unsigned nlog;
+    unsigned dropped;
 };
 
 static void queue(struct fake *f, const char *s)
@@ -85,6 +88,9 @@ static void on_command(struct fake *f, const char *cmd)
     if (strcmp(cmd, "AT") == 0 && f->silent_at) {
         f->silent_at--;
         f->late_owed += f->late;
+        f->dropped++;
+        if (f->rdy_always || (f->rdy_after && f->dropped == f->rdy_after))
+            queue(f, "\r\nRDY\r\n");
         return;
     }
     if (f->urc)
@@ -128,6 +134,8 @@ struct run {
     struct proto_ctx ctx;
     struct proto_request req;
     unsigned reenumerates, steps;
+    uint64_t probe_ms[8]; /* session clock when each "AT" probe was written */
+    unsigned probes;
     uint32_t reenum_timeout_ms;
     uint16_t back_vid, back_pid; /* what the module comes back as */
 };
@@ -159,6 +167,8 @@ static void drive(struct fake *f, const char *options, uint16_t vid, uint16_t pi
         case PROTO_REQ_WRITE:
             assert_non_null(r->req.data);
             assert_true(r->req.len > 0);
+            if (r->req.len == 3 && memcmp(r->req.data, "AT\r", 3) == 0 && r->probes < 8)
+                r->probe_ms[r->probes++] = r->ctx.now_ms;
             fake_write(f, r->req.data, r->req.len);
             ev.type = PROTO_EV_TX_DONE;
             break;
@@ -286,6 +296,63 @@ static void test_identify_slow_sync_late_answers(void **state)
     drive(&f, "sync_ms=500", 0x2c7c, 0x6002, &r);
     assert_identity(&r);
     assert_int_equal(logged(&f, "AT"), 3);
+}
+
+/* A module that re-enumerated: the first probe reaches it before its AT interpreter runs and
+ * is dropped; RDY follows. The next probe goes at once instead of after sync_ms, and the
+ * drain still runs (the first probe could have been answered late). */
+static void test_identify_probe_on_rdy(void **state)
+{
+    (void)state;
+    struct fake f = {.echo = 1, .silent_at = 1, .rdy_after = 1};
+    struct run r = {0};
+    drive(&f, NULL, 0x2c7c, 0x6002, &r);
+    assert_identity(&r);
+    assert_int_equal(logged(&f, "AT"), 2);
+    assert_int_equal(r.probes, 2);
+    assert_true(r.probe_ms[1] - r.probe_ms[0] < 100); /* virtual clock: 2 ms per read */
+}
+
+/* The same module with a late answer to the dropped probe: the drain after the RDY probe
+ * keeps the stray OK from answering ATE0 / AT+CGMM. */
+static void test_identify_probe_on_rdy_late_answer(void **state)
+{
+    (void)state;
+    struct fake f = {.echo = 0, .silent_at = 1, .late = 1, .rdy_after = 1, .one_byte = 1};
+    struct run r = {0};
+    drive(&f, NULL, 0x2c7c, 0x6002, &r);
+    assert_identity(&r);
+    assert_int_equal(logged(&f, "AT"), 2);
+    assert_true(r.probe_ms[1] - r.probe_ms[0] < 100);
+}
+
+/* No RDY: the next probe only after sync_ms, as before. RDY from a module that keeps
+ * rebooting: one early probe per session, then sync_ms again. */
+static void test_identify_rdy_missing_or_repeated(void **state)
+{
+    (void)state;
+    struct fake quiet = {.echo = 1, .silent_at = 1};
+    struct run r = {0};
+    drive(&quiet, NULL, 0x2c7c, 0x6002, &r);
+    assert_identity(&r);
+    assert_int_equal(r.probes, 2);
+    assert_true(r.probe_ms[1] - r.probe_ms[0] >= 1000);
+
+    struct fake chatty = {.echo = 1, .silent_at = 3, .rdy_always = 1};
+    struct run r2 = {0};
+    drive(&chatty, NULL, 0x2c7c, 0x6002, &r2);
+    assert_identity(&r2);
+    assert_int_equal(r2.probes, 4);
+    assert_true(r2.probe_ms[1] - r2.probe_ms[0] < 100);
+    assert_true(r2.probe_ms[2] - r2.probe_ms[1] >= 1000);
+    assert_true(r2.probe_ms[3] - r2.probe_ms[2] >= 1000);
+
+    /* sync_tries bounds the RDY probe too: with one try there is none */
+    struct fake once = {.silent_at = 1000, .rdy_always = 1};
+    struct run r3 = {0};
+    drive(&once, "sync_tries=1", 0x2c7c, 0x6002, &r3);
+    assert_fail(&r3, FAIL_TIMEOUT, "no OK to AT after 1 tries");
+    assert_int_equal(r3.probes, 1);
 }
 
 static void test_identify_silence(void **state)
@@ -479,6 +546,9 @@ int main(void)
         cmocka_unit_test(test_identify_noise_echo_urcs),
         cmocka_unit_test(test_identify_byte_at_a_time),
         cmocka_unit_test(test_identify_slow_sync_late_answers),
+        cmocka_unit_test(test_identify_probe_on_rdy),
+        cmocka_unit_test(test_identify_probe_on_rdy_late_answer),
+        cmocka_unit_test(test_identify_rdy_missing_or_repeated),
         cmocka_unit_test(test_identify_silence),
         cmocka_unit_test(test_identify_command_silence),
         cmocka_unit_test(test_identify_error_fallbacks),

@@ -3,6 +3,7 @@
 #include "db_testutil.h"
 
 #include "db_outbox.h"
+#include "db_packages.h"
 #include "db_query.h"
 #include "db_priv.h"
 
@@ -220,6 +221,42 @@ static void check_v4(struct db *db)
     assert_int_equal(db_setting_set(db, "", "{}", 42000), -EINVAL);
 }
 
+/* Version 5 adds the API's recipes: a row reads back, and its package cannot go while it
+ * names it (the foreign key). */
+static void fill_v5(sqlite3 *c)
+{
+    raw_exec_ok(c, "INSERT INTO packages (sha256, name, added_unix_ms) VALUES ('" V1_SHA
+                   "', 'fw.zip', 900)");
+    raw_exec_ok(c, "INSERT INTO recipes (name, package_sha256, options, created_unix_ms,"
+                   " created_by) VALUES ('ec800m', '" V1_SHA "', 'baud=921600', 50000, 'sup')");
+}
+
+static int take_recipe(const struct db_recipe *r, void *ud)
+{
+    *(struct db_recipe *)ud = *r;
+    return 0;
+}
+
+static void check_v5(struct db *db)
+{
+    struct db_recipe r;
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(db_recipes_list(db, take_recipe, &r), 1);
+    assert_string_equal(r.name, "ec800m");
+    assert_string_equal(r.package_sha256, V1_SHA);
+    assert_string_equal(r.options, "baud=921600");
+    assert_int_equal(r.created_unix_ms, 50000);
+    assert_string_equal(r.created_by, "sup");
+    assert_int_equal(db_package_recipe_count(db, V1_SHA), 1);
+    assert_true(db_package_delete(db, V1_SHA) < 0);
+    int created = -1;
+    snprintf(r.package_sha256, sizeof(r.package_sha256), "%s", V1_SHA2);
+    assert_int_equal(db_recipe_put(db, &r, &created), -ENOENT);
+    assert_int_equal(db_recipe_delete(db, "ec800m"), 0);
+    assert_int_equal(db_recipe_delete(db, "ec800m"), -ENOENT);
+    assert_int_equal(db_package_delete(db, V1_SHA), 0);
+}
+
 struct version_fixture {
     int version;
     void (*fill)(sqlite3 *c);
@@ -227,10 +264,8 @@ struct version_fixture {
 };
 
 static const struct version_fixture fixtures[] = {
-    {1, fill_v1, check_v1},
-    {2, fill_v2, check_v2},
-    {3, fill_v3, check_v3},
-    {4, fill_v4, check_v4},
+    {1, fill_v1, check_v1}, {2, fill_v2, check_v2}, {3, fill_v3, check_v3},
+    {4, fill_v4, check_v4}, {5, fill_v5, check_v5},
 };
 _Static_assert(sizeof(fixtures) / sizeof(fixtures[0]) == DB_SCHEMA_VERSION,
                "every schema version needs a fixture");

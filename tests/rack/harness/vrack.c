@@ -102,6 +102,14 @@ const char *vrack_root_dir(const struct vrack *rack)
     return rack->root;
 }
 
+uint64_t vrack_timer_fires(struct vrack *rack)
+{
+    g_mutex_lock(&rack->lock);
+    uint64_t n = rack->timer_fires;
+    g_mutex_unlock(&rack->lock);
+    return n;
+}
+
 bool vrack_port_busy(struct vrack *rack, const char *port)
 {
     g_mutex_lock(&rack->lock);

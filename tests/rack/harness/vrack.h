@@ -39,11 +39,13 @@ int vrack_unplug(struct vrack *rack, const char *port, char *err, size_t err_len
 /* The model's stats on one line: "k=v k=v ...". */
 int vrack_stats(struct vrack *rack, const char *port, GString *out, char *err, size_t err_len);
 /* Stats of the model that last left port (unplugged, or replugged as another profile). */
-int vrack_last_stats(struct vrack *rack, const char *port, GString *out, char *err,
-                     size_t err_len);
+int vrack_last_stats(struct vrack *rack, const char *port, GString *out, char *err, size_t err_len);
 /* "PORT:PROFILE PORT:PROFILE ..." of the devices plugged by the user (not hubs), sorted. */
 void vrack_list(struct vrack *rack, GString *out);
 bool vrack_port_busy(struct vrack *rack, const char *port);
+/* How often the model timer woke the rack so far: a rack whose models wait for nothing
+ * stays still (tests/rack/selftest.sh checks it after a host abandons a transfer). */
+uint64_t vrack_timer_fires(struct vrack *rack);
 
 size_t vrack_profile_count(void);
 const char *vrack_profile_name(size_t index);

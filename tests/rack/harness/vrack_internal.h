@@ -132,6 +132,7 @@ struct vrack_dev {
     uint32_t detached;                   /* interfaces whose kernel driver a client disconnected */
     struct sim_line line[SIM_MAX_CHANS]; /* CDC control state per channel */
     uint64_t due_ms;                     /* model's next event, SIM_NEVER if none */
+    bool warned_past_due;                /* said once that its model broke the sim.h contract */
     unsigned total_opens; /* every open() of its usbfs node or ttys, for "stats" (opens=N) */
 };
 
@@ -161,6 +162,7 @@ struct vrack {
     /* timers: one main-loop timeout for the earliest model event */
     guint timer_id;        /* main thread */
     uint64_t timer_due_ms; /* main thread */
+    uint64_t timer_fires;  /* model timer wake-ups so far ("rack-stats") */
     bool resched_queued;
     guint resched_id;
     /* model side effects, carried out on the main loop */

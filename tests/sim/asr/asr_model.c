@@ -290,7 +290,10 @@ static uint64_t asr_next_event_ms(const struct sim_model *m, uint64_t now_ms)
         if (r > now_ms && r < due)
             due = r;
     }
-    if (a->link == ASR_LINK_RUNNING && a->cfg.heartbeat_ms && !a->hung && a->hb_next_ms < due)
+    /* A heartbeat goes out when the host reads: once due, it waits for the host, not for
+     * time, and must not hide the reboot (leave_at_ms) behind a time already past. */
+    if (a->link == ASR_LINK_RUNNING && a->cfg.heartbeat_ms && !a->hung && a->hb_next_ms > now_ms &&
+        a->hb_next_ms < due)
         due = a->hb_next_ms;
     return due;
 }

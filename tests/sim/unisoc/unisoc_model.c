@@ -435,10 +435,13 @@ static size_t unisoc_tx(struct sim_model *m, unsigned chan, uint8_t *buf, size_t
 
 static uint64_t unisoc_next_event_ms(const struct sim_model *m, uint64_t now_ms)
 {
-    (void)now_ms;
     const struct unisoc *u = (const struct unisoc *)m;
+    /* Past times wait for the host (a reply ready but not read: a host that gave up, an
+     * aborted flash), not for time: no event (sim.h). */
     uint64_t due = lone_flag_due(u);
-    if (u->out_pos != u->out_len && u->out_ready_ms < due)
+    if (due <= now_ms)
+        due = SIM_NEVER;
+    if (u->out_pos != u->out_len && u->out_ready_ms > now_ms && u->out_ready_ms < due)
         due = u->out_ready_ms;
     if (!u->action_done && u->action_at_ms < due)
         due = u->action_at_ms;
