@@ -13,10 +13,20 @@ DESTDIR="$root" cmake --install "$FLASHRACK_BUILD_DIR" --prefix /usr > "$E2E_TMP
 for f in usr/sbin/flashrackd usr/bin/flashrack etc/flashrack/flashrack.conf \
   usr/lib/systemd/system/flashrack.service usr/lib/udev/rules.d/70-flashrack.rules \
   usr/lib/sysusers.d/flashrack.conf usr/lib/tmpfiles.d/flashrack.conf \
-  usr/share/flashrack/web/README.md usr/share/doc/flashrack/workflow.md; do
+  usr/share/flashrack/web/README.md usr/share/doc/flashrack/workflow.md \
+  usr/share/doc/flashrack/openapi.yaml; do
   [ -e "$root/$f" ] || e2e_fail "missing after install: /$f"
 done
 [ -x "$root/usr/sbin/flashrackd" ] || e2e_fail "flashrackd is not executable"
+
+# The API description is split (docs/openapi.yaml names files under docs/openapi/): the
+# installed root must find every file it refers to.
+doc="$root/usr/share/doc/flashrack"
+refs=$(sed -n "s/^ *[^ ]*:* *{*\$ref: '\([^'#]*\)#.*/\1/p" "$doc/openapi.yaml" | sort -u)
+[ "$(echo "$refs" | grep -c .)" -ge 5 ] || e2e_fail "installed openapi.yaml refers to no split files: $refs"
+for f in $refs; do
+  [ -f "$doc/$f" ] || e2e_fail "missing after install: /usr/share/doc/flashrack/$f (a \$ref of openapi.yaml)"
+done
 
 # The unit as installed, with ExecStart pointing into the DESTDIR (verify checks the binary).
 sed "s|/usr/sbin/flashrackd|$root/usr/sbin/flashrackd|" \
