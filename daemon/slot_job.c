@@ -2,6 +2,7 @@
 #include "slot_job.h"
 
 #include <errno.h>
+#include <libudev.h>
 #include <limits.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -48,8 +49,44 @@ int slot_job_route(const struct station *st, const struct proto *driver, uint16_
     return -ENOENT;
 }
 
+static unsigned long sysattr_ulong(struct udev_device *d, const char *name)
+{
+    const char *v = udev_device_get_sysattr_value(d, name);
+    char *end;
+    unsigned long n = v ? strtoul(v, &end, 10) : 0;
+    return v && end != v ? n : ULONG_MAX;
+}
+
+/* The tty list comes from the udev tty monitor, the device from libusb's hotplug: two event
+ * streams read independently. When a module is pulled and the next one plugged on the same
+ * port, the new device can reach us before the old module's ttys are reported gone (seen in
+ * the soak: S2 opened the old ttyUSB63 and failed with ENOENT). So a listed tty is used only
+ * while sysfs says it hangs under that interface of this very device (bus and address): a
+ * stale entry names a node that is gone, or, once its number was given out again, another
+ * module's port. */
+static int tty_on_device(struct udev *udev, const struct rack_tty *tty,
+                         const struct rack_device *dev)
+{
+    struct udev_device *t = udev_device_new_from_subsystem_sysname(udev, "tty", tty->sysname);
+    if (!t)
+        return 0;
+    struct udev_device *intf =
+        udev_device_get_parent_with_subsystem_devtype(t, "usb", "usb_interface");
+    struct udev_device *usb = udev_device_get_parent_with_subsystem_devtype(t, "usb", "usb_device");
+    char port[RACK_PATH_MAX];
+    int ifnum = -1;
+    int ok =
+        intf && usb &&
+        rack_parse_interface_name(udev_device_get_sysname(intf), port, sizeof(port), &ifnum) == 0 &&
+        strcmp(port, dev->port_path) == 0 && ifnum == tty->interface_number &&
+        sysattr_ulong(usb, "busnum") == dev->bus && sysattr_ulong(usb, "devnum") == dev->address;
+    udev_device_unref(t); /* (its parents belong to it) */
+    return ok;
+}
+
 /* Opens the transport for the slot's current device, preferring the tty when the driver can
- * use one and the kernel gave the interface one (the kernel driver already owns it). */
+ * use one and the kernel gave the interface one (the kernel driver already owns it).
+ * -ENOENT: the device has no port this driver uses; -EAGAIN: its tty is not there yet. */
 static int open_transport(struct slot_job *sj, struct transport **ret)
 {
     struct station *st = sj->st;
@@ -65,9 +102,24 @@ static int open_transport(struct slot_job *sj, struct transport **ret)
     if (transports & PROTO_TRANSPORT_SERIAL) {
         const struct rack_tty *ttys[16];
         size_t n = rack_ttys_for_port(st->rack, dev->port_path, ttys, 16);
-        for (size_t i = 0; i < n; i++)
-            if (iface < 0 || ttys[i]->interface_number == iface)
-                return transport_serial_open(st->loop, ttys[i]->devnode, 115200, ret);
+        struct udev *udev = n ? udev_new() : NULL;
+        for (size_t i = 0; udev && i < n; i++) {
+            if (iface >= 0 && ttys[i]->interface_number != iface)
+                continue;
+            if (!tty_on_device(udev, ttys[i], dev)) {
+                log_slot(LOG_LEVEL_DEBUG, slot->cfg.label, dev->port_path,
+                         "%s is not (or no longer) interface %d of this device: not used",
+                         ttys[i]->devnode, ttys[i]->interface_number);
+                continue;
+            }
+            udev_unref(udev);
+            r = transport_serial_open(st->loop, ttys[i]->devnode, 115200, ret);
+            /* Gone between the check and the open: the module is leaving. (-ENOENT means
+             * "no port of this driver" to the callers.) */
+            return r == -ENOENT ? -ENODEV : r;
+        }
+        if (udev)
+            udev_unref(udev);
         if (!(transports & PROTO_TRANSPORT_USB_BULK))
             return -EAGAIN; /* tty not created yet: a "ports" event will retry */
     }

@@ -257,6 +257,13 @@ static void execute(char **argv, int argc)
         rack_reply("ok uevents waited=%" G_GUINT64_FORMAT " max_wait_ms=%" G_GUINT64_FORMAT
                    " dropped=%" G_GUINT64_FORMAT,
                    u.waited, u.max_wait_ms, u.dropped);
+    } else if (strcmp(c, "hold-uevents") == 0 && argc == 2) {
+        if (rack_uevents_hold(argv[1]) < 0)
+            rack_reply("err bad subsystem '%s'", argv[1]);
+        else
+            rack_reply("ok hold-uevents %s", argv[1]);
+    } else if (strcmp(c, "release-uevents") == 0 && argc == 1) {
+        rack_reply("ok release-uevents released=%zu", rack_uevents_release());
     } else if (strcmp(c, "rack-stats") == 0 && argc == 1) {
         rack_reply("ok rack-stats timer_fires=%" G_GUINT64_FORMAT, vrack_timer_fires(a->rack));
     } else if (strcmp(c, "profiles") == 0 && argc == 1) {

@@ -346,7 +346,8 @@ static void usage(FILE *f)
             "  --daemon-log FILE       daemon stdout/stderr go to FILE instead of stderr\n"
             "  --verbose               log plug/unplug/ioctl events with monotonic ms\n"
             "commands on stdin: wait-ready [MS], plug PORT PROFILE [k=v...], unplug PORT,\n"
-            "  stats PORT, list, profiles, signal NAME, wait-exit [MS], restart, sleep MS, quit\n"
+            "  stats PORT, list, profiles, signal NAME, wait-exit [MS], restart, sleep MS, quit,\n"
+            "  hold-uevents SUBSYSTEM, release-uevents\n"
             "profiles:");
     for (size_t i = 0; i < vrack_profile_count(); i++)
         fprintf(f, "\n  %-14s %s", vrack_profile_name(i), vrack_profile_summary(i));

@@ -42,6 +42,10 @@ struct rack_uevent_stats {
     uint64_t waited, max_wait_ms, dropped;
 };
 struct rack_uevent_stats rack_uevent_stats(void);
+/* Keep SUBSYSTEM's uevents until rack_uevents_release() sends them, in order (-EINVAL: bad
+ * name); release returns how many were held. */
+int rack_uevents_hold(const char *subsystem);
+size_t rack_uevents_release(void);
 
 /* commands.c */
 void rack_commands_start(void);
