@@ -8,6 +8,7 @@
 
 #include "db_outbox.h"
 #include "mes.h"
+#include "http_receiver.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -166,21 +167,11 @@ struct seen {
 };
 
 struct receiver {
-    struct MHD_Daemon *mhd;
-    uint16_t port;
-    pthread_mutex_t lock;
+    struct http_receiver http; /* first: the answer callback is handed this */
     struct seen seen[MAX_SEEN];
     int n_seen;
-    int active, max_active;
-    int fail_first;       /* answer 500 to the first fail_first requests of each key */
-    int conflict_key_no;  /* the request with this ordinal (1-based) is answered 409 */
-    int delay_ms;         /* hold each answer this long ... */
-    volatile int release; /* ... or until this is set */
-};
-
-struct upload {
-    char buf[8192];
-    size_t len;
+    int fail_first;      /* answer 500 to the first fail_first requests of each key */
+    int conflict_key_no; /* the request with this ordinal (1-based) is answered 409 */
 };
 
 static int tries_of(struct receiver *rx, const char *key)
@@ -191,37 +182,12 @@ static int tries_of(struct receiver *rx, const char *key)
     return n;
 }
 
-static enum MHD_Result on_rx(void *cls, struct MHD_Connection *conn, const char *url,
-                             const char *method, const char *version, const char *data,
-                             size_t *size, void **con_cls)
+static unsigned answer(struct http_receiver *http, struct MHD_Connection *conn, const char *data,
+                       size_t len, const char **text)
 {
-    struct receiver *rx = cls;
-    struct upload *up = *con_cls;
+    struct receiver *rx = (struct receiver *)http;
     struct seen s = {0};
     const char *v;
-    json_t *body;
-    int ordinal, prior;
-
-    (void)url;
-    (void)method;
-    (void)version;
-    if (!up) {
-        *con_cls = up = calloc(1, sizeof(*up));
-        return up ? MHD_YES : MHD_NO;
-    }
-    if (*size) {
-        size_t n = *size < sizeof(up->buf) - 1 - up->len ? *size : sizeof(up->buf) - 1 - up->len;
-        memcpy(up->buf + up->len, data, n);
-        up->len += n;
-        *size = 0;
-        return MHD_YES;
-    }
-    pthread_mutex_lock(&rx->lock);
-    if (++rx->active > rx->max_active)
-        rx->max_active = rx->active;
-    pthread_mutex_unlock(&rx->lock);
-    for (int waited = 0; waited < rx->delay_ms && !rx->release; waited += 5)
-        usleep(5000);
 
     v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
     snprintf(s.key, sizeof(s.key), "%s", v ? v : "");
@@ -229,55 +195,30 @@ static enum MHD_Result on_rx(void *cls, struct MHD_Connection *conn, const char 
     snprintf(s.auth, sizeof(s.auth), "%s", v ? v : "");
     v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
     snprintf(s.ctype, sizeof(s.ctype), "%s", v ? v : "");
-    body = json_loadb(up->buf, up->len, 0, NULL);
+    json_t *body = json_loadb(data, len, 0, NULL);
     v = json_string_value(json_object_get(body, "attempt_uuid"));
     snprintf(s.body_uuid, sizeof(s.body_uuid), "%s", v ? v : "");
     json_decref(body);
 
-    pthread_mutex_lock(&rx->lock);
-    prior = tries_of(rx, s.key);
-    ordinal = rx->n_seen + 1;
+    int prior = tries_of(rx, s.key);
+    int ordinal = rx->n_seen + 1;
     s.status = prior < rx->fail_first ? 500 : 201;
     if (ordinal == rx->conflict_key_no)
         s.status = 409;
     if (rx->n_seen < MAX_SEEN)
         rx->seen[rx->n_seen++] = s;
-    rx->active--;
-    pthread_mutex_unlock(&rx->lock);
-
-    static const char text[] = "{\"ok\":false}";
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(sizeof(text) - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
-    enum MHD_Result r = MHD_queue_response(conn, s.status, resp);
-    MHD_destroy_response(resp);
-    return r;
-}
-
-static void on_rx_done(void *cls, struct MHD_Connection *conn, void **con_cls,
-                       enum MHD_RequestTerminationCode code)
-{
-    (void)cls;
-    (void)conn;
-    (void)code;
-    free(*con_cls);
-    *con_cls = NULL;
+    *text = "{\"ok\":false}";
+    return s.status;
 }
 
 static void rx_start(struct receiver *rx)
 {
-    pthread_mutex_init(&rx->lock, NULL);
-    rx->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
-                               NULL, NULL, on_rx, rx, MHD_OPTION_NOTIFY_COMPLETED, on_rx_done, rx,
-                               MHD_OPTION_END);
-    assert_non_null(rx->mhd);
-    rx->port = MHD_get_daemon_info(rx->mhd, MHD_DAEMON_INFO_BIND_PORT)->port;
+    http_receiver_start(&rx->http, answer);
 }
 
 static void rx_stop(struct receiver *rx)
 {
-    rx->release = 1;
-    MHD_stop_daemon(rx->mhd);
-    pthread_mutex_destroy(&rx->lock);
+    http_receiver_stop(&rx->http);
 }
 
 /* ---- the sender in a loop ---- */
@@ -362,7 +303,7 @@ static void test_delivers_through_failures(void **state)
 {
     enum { N = 8 };
     struct db *db = open_ok(((struct tdir *)*state)->path);
-    struct receiver rx = {.fail_first = 2, .conflict_key_no = 1, .delay_ms = 30};
+    struct receiver rx = {.http.delay_ms = 30, .fail_first = 2, .conflict_key_no = 1};
     struct run run = {.db = db, .until = none_pending, .rx = &rx};
     char uuids[N][DB_UUID_SIZE];
     struct config_mes cfg;
@@ -370,7 +311,7 @@ static void test_delivers_through_failures(void **state)
 
     make_attempts(db, N, ids, uuids);
     rx_start(&rx);
-    config_for(&cfg, rx.port);
+    config_for(&cfg, rx.http.port);
     run_sender(&run, &cfg);
     rx_stop(&rx);
 
@@ -395,7 +336,7 @@ static void test_delivers_through_failures(void **state)
         assert_string_equal(a.mes_state, "delivered");
     }
     assert_int_equal(rx.n_seen, 3 * N - 2);
-    assert_true(rx.max_active >= 1 && rx.max_active <= 3);
+    assert_true(rx.http.max_active >= 1 && rx.http.max_active <= 3);
     db_close(db);
 }
 
@@ -436,16 +377,16 @@ static void test_unreachable_stays_pending(void **state)
 
 static int rx_has_two(struct run *run)
 {
-    pthread_mutex_lock(&run->rx->lock);
-    int n = run->rx->active;
-    pthread_mutex_unlock(&run->rx->lock);
+    pthread_mutex_lock(&run->rx->http.lock);
+    int n = run->rx->http.active;
+    pthread_mutex_unlock(&run->rx->http.lock);
     return n >= 2;
 }
 
 static void test_stop_cancels_in_flight(void **state)
 {
     struct db *db = open_ok(((struct tdir *)*state)->path);
-    struct receiver rx = {.delay_ms = 30000};
+    struct receiver rx = {.http.delay_ms = 30000};
     struct run run = {.db = db, .until = rx_has_two, .rx = &rx};
     char uuids[2][DB_UUID_SIZE];
     struct config_mes cfg;
@@ -453,7 +394,7 @@ static void test_stop_cancels_in_flight(void **state)
 
     make_attempts(db, 2, ids, uuids);
     rx_start(&rx);
-    config_for(&cfg, rx.port);
+    config_for(&cfg, rx.http.port);
     run_sender(&run, &cfg); /* stops while both requests wait for their answers */
     rx_stop(&rx);
     for (int i = 0; i < 2; i++) {

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "flow_rules.h"
 #include "mes_interlock.h"
+#include "http_receiver.h"
 
 /* ---- pure parts ---- */
 
@@ -197,81 +198,35 @@ static void test_flow_rules(void **state)
 /* ---- a receiver ---- */
 
 struct receiver {
-    struct MHD_Daemon *mhd;
-    uint16_t port;
+    struct http_receiver http; /* first: the answer callback is handed this */
     unsigned status;
-    const char *answer;
-    int delay_ms;         /* hold the answer this long ... */
-    volatile int release; /* ... or until this is set */
-    pthread_mutex_t lock;
+    const char *reply;
     int requests;
     char auth[128], body[4096];
 };
 
-struct upload {
-    char buf[4096];
-    size_t len;
-};
-
-static enum MHD_Result on_rx(void *cls, struct MHD_Connection *conn, const char *url,
-                             const char *method, const char *version, const char *data,
-                             size_t *size, void **con_cls)
+static unsigned answer(struct http_receiver *http, struct MHD_Connection *conn, const char *data,
+                       size_t len, const char **text)
 {
-    struct receiver *rx = cls;
-    struct upload *up = *con_cls;
-
-    (void)url, (void)method, (void)version;
-    if (!up) {
-        *con_cls = up = calloc(1, sizeof(*up));
-        return up ? MHD_YES : MHD_NO;
-    }
-    if (*size) {
-        size_t n = *size < sizeof(up->buf) - 1 - up->len ? *size : sizeof(up->buf) - 1 - up->len;
-        memcpy(up->buf + up->len, data, n);
-        up->len += n;
-        *size = 0;
-        return MHD_YES;
-    }
-    for (int waited = 0; waited < rx->delay_ms && !rx->release; waited += 5)
-        usleep(5000);
+    struct receiver *rx = (struct receiver *)http;
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-    pthread_mutex_lock(&rx->lock);
     rx->requests++;
     snprintf(rx->auth, sizeof(rx->auth), "%s", auth ? auth : "");
-    snprintf(rx->body, sizeof(rx->body), "%.*s", (int)up->len, up->buf);
-    pthread_mutex_unlock(&rx->lock);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        strlen(rx->answer), (void *)rx->answer, MHD_RESPMEM_PERSISTENT);
-    enum MHD_Result r = MHD_queue_response(conn, rx->status, resp);
-    MHD_destroy_response(resp);
-    return r;
+    snprintf(rx->body, sizeof(rx->body), "%.*s", (int)len, data);
+    *text = rx->reply;
+    return rx->status;
 }
 
-static void on_rx_done(void *cls, struct MHD_Connection *conn, void **con_cls,
-                       enum MHD_RequestTerminationCode code)
-{
-    (void)cls, (void)conn, (void)code;
-    free(*con_cls);
-    *con_cls = NULL;
-}
-
-static void rx_start(struct receiver *rx, unsigned status, const char *answer)
+static void rx_start(struct receiver *rx, unsigned status, const char *reply)
 {
     rx->status = status;
-    rx->answer = answer;
-    pthread_mutex_init(&rx->lock, NULL);
-    rx->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
-                               NULL, NULL, on_rx, rx, MHD_OPTION_NOTIFY_COMPLETED, on_rx_done, rx,
-                               MHD_OPTION_END);
-    assert_non_null(rx->mhd);
-    rx->port = MHD_get_daemon_info(rx->mhd, MHD_DAEMON_INFO_BIND_PORT)->port;
+    rx->reply = reply;
+    http_receiver_start(&rx->http, answer);
 }
 
 static void rx_stop(struct receiver *rx)
 {
-    rx->release = 1;
-    MHD_stop_daemon(rx->mhd);
-    pthread_mutex_destroy(&rx->lock);
+    http_receiver_stop(&rx->http);
 }
 
 /* ---- calls ---- */
@@ -324,7 +279,7 @@ static void test_calls(void **state)
     (void)state;
     memset(&rx, 0, sizeof(rx));
     rx_start(&rx, 200, "{\"ok\":true}");
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u/clear", rx.port);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/clear", rx.http.port);
     o = call(url, 10000, 0);
     assert_int_equal(o.calls, 1);
     assert_int_equal(o.answer.verdict, MES_INTERLOCK_CLEARED);
@@ -336,21 +291,21 @@ static void test_calls(void **state)
     json_decref(body);
 
     rx.status = 403;
-    rx.answer = "{\"reason\":\"unit \\u202eon hold\\r\\n(QA-17)\"}";
+    rx.reply = "{\"reason\":\"unit \\u202eon hold\\r\\n(QA-17)\"}";
     o = call(url, 10000, 0);
     assert_int_equal(o.answer.verdict, MES_INTERLOCK_REFUSED);
     assert_int_equal(o.answer.status, 403);
     assert_string_equal(o.answer.detail, "unit on hold (QA-17)");
 
     rx.status = 503;
-    rx.answer = "maintenance until 11:00\n<html>...";
+    rx.reply = "maintenance until 11:00\n<html>...";
     o = call(url, 10000, 0);
     assert_int_equal(o.answer.verdict, MES_INTERLOCK_NO_ANSWER);
     assert_string_equal(o.answer.detail, "HTTP 503: maintenance until 11:00");
 
     /* A slow MES: curl's timeout ends the call (the receiver is released afterwards). */
     rx.status = 200;
-    rx.delay_ms = 30000;
+    rx.http.delay_ms = 30000;
     o = call(url, 200, 0);
     assert_int_equal(o.answer.verdict, MES_INTERLOCK_NO_ANSWER);
     assert_int_equal(o.answer.status, 0);
