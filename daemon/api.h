@@ -10,6 +10,9 @@
 extern const struct http_route api_state_routes[];
 /* One slot as GET /api/v1/slots/{label} shows it (api_events.c sends the same). */
 json_t *api_state_slot_json(struct station *st, size_t index);
+/* One slot_events row as GET /api/v1/events lists it (the live stream sends the same). */
+struct db_slot_event;
+json_t *api_slot_event_json(const struct db_slot_event *ev);
 /* Live events: GET /api/v1/events/stream (api_events.c). */
 extern const struct http_route api_events_routes[];
 /* Job context and slot control (pause, resume, abort). */

@@ -68,34 +68,11 @@ static void out_add(struct events_stream *s, const char *fmt, ...)
         s->out_len += (size_t)n;
 }
 
-static json_t *text_or_null(const char *t)
-{
-    return t[0] ? http_json_string(t) : json_null();
-}
-
-static json_t *hex16(uint16_t v)
-{
-    char text[8];
-    snprintf(text, sizeof(text), "%04x", v);
-    return json_string(text);
-}
-
 /* One timeline row as `id`, `event` and `data` (the shape of GET /api/v1/events). */
 static int add_row(const struct db_slot_event *ev, void *ud)
 {
     struct events_stream *s = ud;
-    json_t *detail = json_null();
-    if (ev->detail[0]) {
-        json_t *parsed = json_loads(ev->detail, JSON_DECODE_ANY, NULL);
-        detail = parsed ? parsed : http_json_string(ev->detail);
-    }
-    bool has_ids = ev->vid || ev->pid;
-    json_t *e =
-        json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)ev->id,
-                  "ts_unix_ms", (json_int_t)ev->ts_unix_ms, "slot", text_or_null(ev->slot),
-                  "usb_path", text_or_null(ev->usb_path), "event", http_json_string(ev->event),
-                  "vid", has_ids ? hex16(ev->vid) : json_null(), "pid",
-                  has_ids ? hex16(ev->pid) : json_null(), "detail", detail);
+    json_t *e = api_slot_event_json(ev);
     char *text = e ? json_dumps(e, JSON_COMPACT) : NULL;
     json_decref(e);
     if (!text)

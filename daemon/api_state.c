@@ -192,9 +192,8 @@ static json_t *text_or_null(const char *s)
     return s[0] ? http_json_string(s) : json_null();
 }
 
-static int add_event(const struct db_slot_event *ev, void *userdata)
+json_t *api_slot_event_json(const struct db_slot_event *ev)
 {
-    struct events_page *page = userdata;
     json_t *detail = json_null();
     if (ev->detail[0]) {
         /* The DB only stores valid JSON; show anything else as text rather than fail. */
@@ -202,12 +201,17 @@ static int add_event(const struct db_slot_event *ev, void *userdata)
         detail = parsed ? parsed : http_json_string(ev->detail);
     }
     bool has_ids = ev->vid || ev->pid;
-    json_t *e =
-        json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)ev->id,
-                  "ts_unix_ms", (json_int_t)ev->ts_unix_ms, "slot", text_or_null(ev->slot),
-                  "usb_path", text_or_null(ev->usb_path), "event", http_json_string(ev->event),
-                  "vid", has_ids ? hex16(ev->vid) : json_null(), "pid",
-                  has_ids ? hex16(ev->pid) : json_null(), "detail", detail);
+    return json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)ev->id,
+                     "ts_unix_ms", (json_int_t)ev->ts_unix_ms, "slot", text_or_null(ev->slot),
+                     "usb_path", text_or_null(ev->usb_path), "event", http_json_string(ev->event),
+                     "vid", has_ids ? hex16(ev->vid) : json_null(), "pid",
+                     has_ids ? hex16(ev->pid) : json_null(), "detail", detail);
+}
+
+static int add_event(const struct db_slot_event *ev, void *userdata)
+{
+    struct events_page *page = userdata;
+    json_t *e = api_slot_event_json(ev);
     if (json_array_append_new(page->list, e) < 0)
         return -ENOMEM;
     page->last_id = ev->id;

@@ -8,7 +8,10 @@
 #ifndef FLASHRACK_LOOP_FIXTURE_H
 #define FLASHRACK_LOOP_FIXTURE_H
 
+#include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <uv.h>
 
 static void fixture_on_stop(struct fixture *f);
@@ -70,6 +73,17 @@ static inline int fixture_thread_join(struct fixture *f)
     uv_sem_destroy(&f->job_done);
     uv_mutex_destroy(&f->lock);
     return r;
+}
+
+/* Removes a test database with its WAL and shared-memory files. */
+static inline void fixture_unlink_db(const char *db_path)
+{
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s%s", db_path, suffixes[i]);
+        unlink(path);
+    }
 }
 
 #endif

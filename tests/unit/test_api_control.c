@@ -112,12 +112,7 @@ static void fixture_stop(struct fixture *f)
     assert_int_equal(uv_loop_close(&f->loop), 0);
     rack_free(f->st.rack);
     db_close(f->st.db);
-    const char *suffixes[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        char path[100];
-        snprintf(path, sizeof(path), "%s%s", f->db_path, suffixes[i]);
-        unlink(path);
-    }
+    fixture_unlink_db(f->db_path);
     char cache[60];
     snprintf(cache, sizeof(cache), "%s/cache", f->dir);
     rmdir(cache);

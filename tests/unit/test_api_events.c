@@ -104,12 +104,7 @@ static void fixture_stop(struct fixture *f, bool keep)
     rack_free(f->st.rack);
     db_close(f->st.db);
     if (!keep) {
-        const char *suffixes[] = {"", "-wal", "-shm"};
-        for (size_t i = 0; i < 3; i++) {
-            char path[100];
-            snprintf(path, sizeof(path), "%s%s", f->db_path, suffixes[i]);
-            unlink(path);
-        }
+        fixture_unlink_db(f->db_path);
         rmdir(f->dir);
     }
     free(f);

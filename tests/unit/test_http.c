@@ -97,12 +97,7 @@ static void fixture_stop(struct fixture *f)
     rack_free(f->st.rack);
     db_close(f->st.db);
     if (f->dir[0]) {
-        const char *suffixes[] = {"", "-wal", "-shm"};
-        for (size_t i = 0; i < 3; i++) {
-            char path[80];
-            snprintf(path, sizeof(path), "%s%s", f->db_path, suffixes[i]);
-            unlink(path);
-        }
+        fixture_unlink_db(f->db_path);
         rmdir(f->dir);
     }
     free(f);
