@@ -315,7 +315,13 @@ static void execute(struct job *job)
         finish(job, 0, FAIL_INTERNAL, "session returned unknown request %d", (int)req->type);
         return;
     }
-    if (r == -ENODEV)
+    /* Gone before the transfer could even start (the submission's LIBUSB_ERROR_NO_DEVICE): the
+     * same as a completion with -ENODEV or the hotplug saying so. A module that resets the
+     * instant it acknowledged the command that reboots it lands here, and was failed (then
+     * flashed a second time) while the session had announced the leave. */
+    if (r == -ENODEV && job->ctx.expect_leave_ms)
+        enter_reenumeration(job, job->ctx.expect_leave_ms, "device left as announced");
+    else if (r == -ENODEV)
         finish(job, 0, FAIL_DISCONNECTED, "device left port %s during %s", job->port_path,
                job->ctx.progress.phase ? job->ctx.progress.phase : "start");
     else if (r < 0)

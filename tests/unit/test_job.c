@@ -16,7 +16,9 @@
 
 /* ---- in-memory transport: answers reads from a script, completes on a 0 ms timer -------- */
 
-enum fake_mode { FAKE_ECHO, FAKE_SILENT, FAKE_UNPLUG_ON_READ, FAKE_IO_ERROR };
+/* FAKE_GONE_ON_READ: the device is gone before the read is even submitted (libusb's
+ * LIBUSB_ERROR_NO_DEVICE from the submission, not from a completion). */
+enum fake_mode { FAKE_ECHO, FAKE_SILENT, FAKE_UNPLUG_ON_READ, FAKE_IO_ERROR, FAKE_GONE_ON_READ };
 
 struct fake_transport {
     struct transport base;
@@ -74,6 +76,8 @@ static int fake_read(struct transport *t, size_t max, uint32_t timeout_ms, trans
     struct fake_transport *f = (struct fake_transport *)t;
     if (f->mode == FAKE_UNPLUG_ON_READ)
         return fake_arm(f, -ENODEV, 0, 5, cb, ud);
+    if (f->mode == FAKE_GONE_ON_READ)
+        return -ENODEV;
     if (f->mode == FAKE_SILENT || !f->pending)
         return fake_arm(f, -ETIMEDOUT, 0, timeout_ms, cb, ud);
     size_t n = f->pending < max ? f->pending : max;
@@ -480,6 +484,25 @@ static void test_announced_leave(void **state)
     assert_string_equal(r.result.stage, "switching");
 }
 
+/* The same when the device is already gone as the read is submitted (a module that resets the
+ * instant it acknowledged the command): announced, it is the re-enumeration too; unannounced,
+ * a disconnect. */
+static void test_announced_leave_before_submit(void **state)
+{
+    (void)state;
+    struct run r;
+    run_job(&r, S_LEAVE, FAKE_GONE_ON_READ, 5000, 0, 0, 0);
+    assert_true(r.result.ok);
+    assert_int_equal(r.wait_device_calls, 1);
+    assert_int_equal(r.wait_timeout, 300);
+    assert_int_equal(r.result.reenumerations, 1);
+    assert_non_null(strstr(r.trace, "device left as announced"));
+
+    run_job(&r, S_LONG_READ, FAKE_GONE_ON_READ, 5000, 0, 0, 0);
+    assert_int_equal(r.result.code, FAIL_DISCONNECTED);
+    assert_non_null(strstr(r.result.message, "device left port 1-1.1 during flash"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -494,6 +517,7 @@ int main(void)
         cmocka_unit_test(test_reenumerate),
         cmocka_unit_test(test_reenumerate_timeout),
         cmocka_unit_test(test_announced_leave),
+        cmocka_unit_test(test_announced_leave_before_submit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
