@@ -93,7 +93,7 @@ static json_t *flow_json(const struct workflow *w, size_t index)
         return json_null();
     return json_pack(
         "{s:s, s:I, s:I, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
-        "s:o, s:o, s:b}",
+        "s:o, s:o, s:b, s:I}",
         "state", flow_state_to_string(v.state), "state_since_unix_ms",
         (json_int_t)v.state_since_unix_ms, "attempt_id", (json_int_t)v.attempt_id, "try",
         (int)v.try_no, "stage", http_json_string(v.stage), "code", http_json_string(v.code),
@@ -101,7 +101,8 @@ static json_t *flow_json(const struct workflow *w, size_t index)
         "model", http_json_string(v.model), "imei", http_json_string(v.imei), "revision_before",
         http_json_string(v.revision_before), "revision_after", http_json_string(v.revision_after),
         "recipe", http_json_string(v.recipe), "package", http_json_string(v.package), "version",
-        http_json_string(v.version), "progress", progress_json(&v), "paused", v.paused);
+        http_json_string(v.version), "progress", progress_json(&v), "paused", v.paused,
+        "queue_position", (json_int_t)v.queue_position);
 }
 
 static json_t *slot_json(struct station *st, size_t index)

@@ -82,7 +82,7 @@ struct config_packages {
 };
 
 struct config_limits {
-    uint32_t max_jobs;               /* concurrent jobs */
+    uint32_t max_jobs;               /* modules in their download part at once (flow_queue.h) */
     uint32_t no_progress_timeout_ms; /* watchdog: no byte moved for this long fails the job */
     uint32_t job_timeout_ms;         /* whole job */
     uint32_t reenumerate_timeout_ms; /* default wait for a device to come back */

@@ -109,12 +109,17 @@ static void flow_event(struct flow_slot *fs, json_t *extra)
 
 static void set_state(struct flow_slot *fs, enum flow_state s)
 {
-    if (fs->state == s)
+    enum flow_state was = fs->state;
+    if (was == s)
         return;
     fs->state = s;
     fs->state_since_unix_ms = station_now_unix_ms();
     log_slot(LOG_LEVEL_INFO, fs->slot->cfg.label, port_of(fs), "flow: %s", flow_state_to_string(s));
     flow_event(fs, NULL);
+    if (was == FLOW_QUEUED)
+        flow_queue_remove(&fs->w->queue, fs); /* started, or ended while it waited */
+    if (flow_holds_place(was) && !flow_holds_place(s))
+        flow_queue_kick(fs->w); /* after this slot's own event: the timeline keeps the order */
 }
 
 static void on_timer(uv_timer_t *t);
@@ -417,6 +422,31 @@ static void start_switch(struct flow_slot *fs)
     start_job(fs, &at_proto, NULL, NULL, 0, on_switched, FLOW_STAGE_SWITCH);
 }
 
+/* The download part begins (flash = 1: the module is a download port already) when a place
+ * is free and nobody waits before it; else the module waits queued, first come first served.
+ * In AT mode that is safe for any time; a paused slot waits out of line until its resume. */
+static void begin_download(struct flow_slot *fs, int flash)
+{
+    struct workflow *w = fs->w;
+    uint32_t max = st_of(fs)->cfg.limits.max_jobs;
+    fs->queue_flash = flash;
+    if (!flow_queue_may_start(&w->queue, flow_places_held(w), max)) {
+        set_state(fs, FLOW_QUEUED);
+        if (!fs->paused)
+            flow_queue_push(&w->queue, fs);
+        log_slot(LOG_LEVEL_NOTICE, fs->slot->cfg.label, port_of(fs),
+                 "waits for a download place ([limits] max_jobs = %u): %zu in line", max,
+                 w->queue.len);
+        return;
+    }
+    flow_start_download(fs);
+}
+
+void flow_start_download(struct flow_slot *fs)
+{
+    fs->queue_flash ? start_flash(fs) : start_switch(fs);
+}
+
 /* The MES's answer (or the lack of one) about the unit the guard matched: nothing has been
  * written to it yet. */
 static void interlock_answered(struct flow_slot *fs, const struct mes_interlock_answer *ans)
@@ -432,7 +462,7 @@ static void interlock_answered(struct flow_slot *fs, const struct mes_interlock_
     case MES_INTERLOCK_CLEARED:
         log_slot(LOG_LEVEL_INFO, label, port_of(fs), "the MES cleared IMEI %s (HTTP %ld)", imei,
                  ans->status);
-        start_switch(fs);
+        begin_download(fs, 0);
         return;
     case MES_INTERLOCK_REFUSED:
         snprintf(msg, sizeof(msg), "the MES refused IMEI %s (HTTP %ld): %s", imei, ans->status,
@@ -455,7 +485,7 @@ static void interlock_answered(struct flow_slot *fs, const struct mes_interlock_
              "%s",
              imei, ans->detail);
     flow_event(fs, json_pack("{s:s, s:s}", "interlock", "unchecked", "error", ans->detail));
-    start_switch(fs);
+    begin_download(fs, 0);
 }
 
 static void on_interlock(void *ud, const struct mes_interlock_answer *ans)
@@ -515,7 +545,7 @@ static void guard_and_switch(struct flow_slot *fs)
     if (w->st->cfg.mes.interlock.url[0])
         start_interlock(fs);
     else
-        start_switch(fs);
+        begin_download(fs, 0);
 }
 
 /* ---- job results --------------------------------------------------------------------- */
@@ -663,7 +693,7 @@ static void start_from_download(struct flow_slot *fs, const struct proto *driver
         pkg_entry_unref(fs->entry);
     fs->entry = pkg_entry_ref(w->recipes[match].entry);
     fill_identity(fs, &fs->attempt);
-    start_flash(fs);
+    begin_download(fs, 1);
 }
 
 /* The next try on the module that is on the slot (a new module, or a retry). */
@@ -678,7 +708,7 @@ static void try_next(struct flow_slot *fs)
     if (driver) {
         if (fs->recipe >= 0 && recipe_pkg(fs)) { /* a retry: the guard's choice stands */
             run_open(fs, driver->name);
-            start_flash(fs);
+            begin_download(fs, 1);
         } else {
             start_from_download(fs, driver);
         }
@@ -751,6 +781,10 @@ void flow_consider(struct flow_slot *fs)
     case FLOW_WAIT_DOWNLOAD:
         start_flash(fs);
         break;
+    case FLOW_QUEUED: /* a resume puts it back in line, at the end */
+        if (!fs->paused && flow_queue_push(&fs->w->queue, fs) == 0)
+            flow_queue_kick(fs->w);
+        break;
     case FLOW_REBOOTING:
         if (device_is_at(fs))
             start_identify(fs, 1);
@@ -760,6 +794,18 @@ void flow_consider(struct flow_slot *fs)
     default: /* a job runs, a retry is scheduled, or a verdict waits for removal */
         break;
     }
+}
+
+/* The stage of an open try that has no job running right now (queued: waiting for the
+ * switch, or as a download port for the flash). */
+static const char *idle_stage(const struct flow_slot *fs)
+{
+    enum flow_state s = fs->state;
+    return s == FLOW_REBOOTING || s == FLOW_VERIFYING ? FLOW_STAGE_VERIFY
+           : s == FLOW_WAIT_DOWNLOAD                  ? FLOW_STAGE_SWITCH
+           : s == FLOW_INTERLOCK                      ? FLOW_STAGE_GUARD
+           : s == FLOW_QUEUED ? (fs->queue_flash ? FLOW_STAGE_FLASH : FLOW_STAGE_SWITCH)
+                              : FLOW_STAGE_IDENTIFY;
 }
 
 void flow_device_left(struct flow_slot *fs)
@@ -777,9 +823,13 @@ void flow_device_left(struct flow_slot *fs)
         fs->left_after_flash = 1;
         break;
     case FLOW_INTERLOCK: /* no job to notice it: the MES call is cancelled by the close */
+    case FLOW_QUEUED:    /* nor here: the close takes it out of the line */
         fs->leaving = 1;
-        run_close(fs, FAIL_DISCONNECTED, FLOW_STAGE_GUARD,
-                  "the module left USB while the MES was being asked about it", NULL);
+        run_close(fs, FAIL_DISCONNECTED, idle_stage(fs),
+                  fs->state == FLOW_QUEUED
+                      ? "the module left USB while it waited for a download place"
+                      : "the module left USB while the MES was being asked about it",
+                  NULL);
         fs->leaving = 0;
         break;
     default: /* a running job sees it; switches expect it */
@@ -791,10 +841,5 @@ void flow_abort_idle(struct flow_slot *fs, const char *why)
 {
     if (!fs->open || fs->slot->job)
         return;
-    const char *stage = fs->state == FLOW_REBOOTING || fs->state == FLOW_VERIFYING
-                            ? FLOW_STAGE_VERIFY
-                        : fs->state == FLOW_WAIT_DOWNLOAD ? FLOW_STAGE_SWITCH
-                        : fs->state == FLOW_INTERLOCK     ? FLOW_STAGE_GUARD
-                                                          : FLOW_STAGE_IDENTIFY;
-    run_close(fs, FAIL_ABORTED, stage, why, NULL);
+    run_close(fs, FAIL_ABORTED, idle_stage(fs), why, NULL);
 }

@@ -263,6 +263,7 @@ static void apply(struct reload *r)
         memset(r->entries, 0, sizeof(r->entries)); /* taken over */
     else /* reload_request refused while start-up loads ran, and no other load adds to them */
         log_err("reload: the recipe table could not be replaced");
+    workflow_limits_changed(st->workflow); /* a higher max_jobs starts queued modules now */
     enum log_level level;
     if (log_level_from_string(st->cfg.log_level, &level) == 0)
         log_set_level(level);

@@ -8,7 +8,8 @@
  * path must not take a working recipe away from the line). Only then is the new
  * configuration applied, in one step on the loop thread:
  *
- *   - recipes, [flow], [auth] tokens, [limits] (for jobs that start from now on),
+ *   - recipes, [flow], [auth] tokens, [limits] (for jobs that start from now on; a lower
+ *     max_jobs holds new downloads back, a higher one starts queued modules at once),
  *     [station] log_level, [rack] rows/columns, [http] web_root: at once;
  *   - [mes]: the sender restarts with the new settings when they changed (queued records
  *     stay queued);

@@ -19,7 +19,7 @@ static const char *const state_names[FLOW_COUNT] = {
     [FLOW_FLASHING] = "flashing",   [FLOW_REBOOTING] = "rebooting",
     [FLOW_VERIFYING] = "verifying", [FLOW_RETRY_WAIT] = "retry_wait",
     [FLOW_PASS] = "pass",           [FLOW_FAIL] = "fail",
-    [FLOW_INTERLOCK] = "interlock",
+    [FLOW_INTERLOCK] = "interlock", [FLOW_QUEUED] = "queued",
 };
 
 const char *flow_state_to_string(enum flow_state s)
@@ -253,6 +253,7 @@ int workflow_slot_view(const struct workflow *w, size_t index, struct flow_view 
     }
     v->flash_started_unix_ms = fs->flash_started_unix_ms;
     v->paused = fs->paused;
+    v->queue_position = flow_queue_position(&w->queue, fs);
     return 0;
 }
 
@@ -267,6 +268,7 @@ int workflow_slot_pause(struct workflow *w, size_t index)
             return r;
     }
     fs->paused = 1;
+    flow_queue_remove(&w->queue, fs); /* a queued module waits, out of line, for the resume */
     return 0;
 }
 
@@ -314,6 +316,12 @@ int workflow_slot_busy(struct workflow *w, const struct slot *slot)
     return fs && (fs->open || fs->state != FLOW_IDLE);
 }
 
+void workflow_limits_changed(struct workflow *w)
+{
+    if (w && !w->stopped)
+        flow_queue_kick(w);
+}
+
 static void on_flow_slot_closed(uv_handle_t *h)
 {
     free(h->data);
@@ -327,6 +335,7 @@ void workflow_slot_drop(struct workflow *w, const struct slot *slot)
             continue;
         memmove(&w->slots[i], &w->slots[i + 1], (w->slot_count - i - 1) * sizeof(*w->slots));
         w->slot_count--;
+        flow_queue_remove(&w->queue, fs); /* not busy: never in line, but never left dangling */
         if (fs->entry)
             pkg_entry_unref(fs->entry);
         if (fs->timer_open)

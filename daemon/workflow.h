@@ -1,7 +1,8 @@
 /* The per-slot production flow (product.md "The slot flow"), driven by the job engine:
  *
  *   AT-mode module:   identify (at session) → guard (flow_pick_recipe; then the MES
- *                     interlock when [mes] interlock_url is set) → switch
+ *                     interlock when [mes] interlock_url is set) → [queued: no free
+ *                     download place, [limits] max_jobs, flow_queue.h] → switch
  *                     (AT+QDOWNLOAD=1, the module comes back as its download port) → flash
  *                     (platform driver) → reboot (wait for the AT port on the same physical
  *                     port) → verify (identify again; flow_verify) → pass / fail
@@ -28,6 +29,7 @@ enum flow_state {
     FLOW_IDLE = 0,      /* no module, or a device that is not a module */
     FLOW_IDENTIFYING,   /* reading model, revision, IMEI over AT */
     FLOW_INTERLOCK,     /* the guard chose a recipe; asking the MES (mes_interlock.h) */
+    FLOW_QUEUED,        /* cleared, waiting for a free download place (flow_queue.h) */
     FLOW_SWITCHING,     /* AT+QDOWNLOAD=1 sent, waiting for the download port */
     FLOW_WAIT_DOWNLOAD, /* the download port is there but cannot be opened yet (its tty) */
     FLOW_FLASHING,
@@ -60,7 +62,8 @@ struct flow_view {
     const char *phase;                      /* session phase while a job runs */
     uint64_t done, total;                   /* bytes of the flash; total 0 = unknown */
     uint64_t flash_started_unix_ms;
-    int paused; /* workflow_slot_pause */
+    int paused;            /* workflow_slot_pause */
+    size_t queue_position; /* queued: 1 = next to get a download place; else (or paused) 0 */
 };
 
 /* Loads every [recipe] package on a worker (pkg_cache) and listens to the rack. */
@@ -97,6 +100,9 @@ struct pkg_cache *workflow_cache(struct workflow *w);
 /* True while the slot's module is between its first job and its removal (a job runs, an
  * attempt is open, a retry or a verdict waits): a reload leaves such a slot's mapping alone. */
 int workflow_slot_busy(struct workflow *w, const struct slot *slot);
+/* [limits] changed (st->cfg is the new config): a higher max_jobs starts waiting modules at
+ * once; a lower one only holds new starts back until enough places are free again. */
+void workflow_limits_changed(struct workflow *w);
 /* Forgets the flow of a slot the rack is about to free (not busy). */
 void workflow_slot_drop(struct workflow *w, const struct slot *slot);
 /* One flow per rack slot in the rack's order (new slots get a fresh flow); -ENOMEM. */

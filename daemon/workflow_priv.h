@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include "db.h"
+#include "flow_queue.h"
 #include "pkg_cache.h"
 #include "protocol.h"
 #include "rack.h"
@@ -51,7 +52,8 @@ struct flow_slot {
     uint64_t flash_started_unix_ms;
     char job_options[512];                /* lives as long as the job that got it */
     struct mes_interlock_call *interlock; /* in flight while state is FLOW_INTERLOCK */
-    int leaving; /* the slot's device is leaving (rack DETACH): a close goes to idle */
+    int leaving;     /* the slot's device is leaving (rack DETACH): a close goes to idle */
+    int queue_flash; /* queued: a place starts the flash (download port), else the switch */
 
     /* what the view shows */
     char model[32], imei[20], revision_before[64], revision_after[64];
@@ -74,14 +76,24 @@ struct workflow {
     struct flow_slot **slots; /* one per rack slot, same order (RACK_MAX_SLOTS) */
     size_t slot_count;
     int stopped;
+    struct flow_queue queue; /* slots in FLOW_QUEUED waiting for a place (not paused ones) */
 };
 
 /* flow_run.c */
 void flow_consider(struct flow_slot *fs);                    /* a device arrived / changed */
 void flow_device_left(struct flow_slot *fs);                 /* the slot's device left */
 void flow_abort_idle(struct flow_slot *fs, const char *why); /* shutdown without a job */
+/* The download part of the queued fs begins now: the switch, or the flash (queue_flash). */
+void flow_start_download(struct flow_slot *fs);
 /* The download driver for vid:pid (registry or a config [usb] id), NULL for AT-mode ids and
  * devices no driver knows. */
 const struct proto *flow_download_driver(const struct workflow *w, uint16_t vid, uint16_t pid);
+
+/* flow_queue.c: the download places of [limits] max_jobs */
+int flow_holds_place(enum flow_state s); /* a state of the download part */
+size_t flow_places_held(const struct workflow *w);
+/* Starts queued modules, first come first served, while places are free (one freed, a
+ * resume, max_jobs raised by a reload). */
+void flow_queue_kick(struct workflow *w);
 
 #endif

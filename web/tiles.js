@@ -5,7 +5,7 @@
 import { instruction, t } from './i18n.js';
 
 const WORKING = new Set([
-  'identifying', 'interlock', 'switching', 'waiting_download', 'flashing', 'rebooting',
+  'identifying', 'interlock', 'queued', 'switching', 'waiting_download', 'flashing', 'rebooting',
   'verifying',
 ]);
 

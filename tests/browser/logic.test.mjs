@@ -19,6 +19,8 @@ test('tile state for each flow state', () => {
     [{ state: 'busy', flow: flow('identifying') }, 'work', 'state.identifying'],
     [{ state: 'busy', flow: flow('flashing') }, 'work', 'state.flashing'],
     [{ state: 'attached', flow: flow('rebooting') }, 'work', 'state.rebooting'],
+    // waiting for a download place ([limits] max_jobs): in AT mode, nothing runs on it
+    [{ state: 'attached', flow: flow('queued', { queue_position: 2 }) }, 'work', 'state.queued'],
     [{ state: 'attached', flow: flow('retry_wait') }, 'retry', 'state.retry_wait'],
     [{ state: 'attached', flow: flow('pass') }, 'pass', 'state.pass'],
     [{ state: 'attached', flow: flow('fail', { code: 'no_match' }) }, 'fail', 'state.fail'],
