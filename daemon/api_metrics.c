@@ -15,6 +15,7 @@
 #include "db.h"
 #include "db_query.h"
 #include "log.h"
+#include "loop_health.h"
 #include "rack.h"
 #include "slot_job.h"
 #include "station.h"
@@ -126,6 +127,33 @@ static void http_metrics(FILE *out, struct http_request *req)
     fprintf(out, "flashrack_http_connections %u\n", hs.connections);
 }
 
+/* The loop thread's responsiveness (loop_health.h): flashrackd only. */
+static void loop_metrics(FILE *out, const struct loop_health *h)
+{
+    if (!h)
+        return;
+    if (h->idle_known) {
+        family(out, "flashrack_loop_busy_seconds_total", "counter",
+               "Time the loop thread spent running callbacks rather than waiting for events.");
+        fprintf(out, "flashrack_loop_busy_seconds_total %.6f\n",
+                (double)loop_health_busy_ns(h) / 1e9);
+    }
+    family(out, "flashrack_loop_lag_seconds", "histogram",
+           "How late the loop ran a probe timer due every 100 ms: what any event waited.");
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < LOOP_LAG_BUCKETS; b++) {
+        cumulative += h->counts[b];
+        fprintf(out, "flashrack_loop_lag_seconds_bucket{le=\"%.3f\"} %llu\n",
+                loop_lag_bucket_ms[b] / 1000.0, (unsigned long long)cumulative);
+    }
+    fprintf(out, "flashrack_loop_lag_seconds_bucket{le=\"+Inf\"} %llu\n",
+            (unsigned long long)h->probes);
+    fprintf(out, "flashrack_loop_lag_seconds_sum %.6f\n", (double)h->sum_ns / 1e9);
+    fprintf(out, "flashrack_loop_lag_seconds_count %llu\n", (unsigned long long)h->probes);
+    family(out, "flashrack_loop_lag_max_seconds", "gauge", "The largest lag since start.");
+    fprintf(out, "flashrack_loop_lag_max_seconds %.6f\n", (double)h->max_ns / 1e9);
+}
+
 static void get_metrics(struct http_request *req)
 {
     struct station *st = http_request_station(req);
@@ -147,6 +175,7 @@ static void get_metrics(struct http_request *req)
     attempts_metrics(out, st);
     slot_metrics(out, st);
     http_metrics(out, req);
+    loop_metrics(out, st->health);
     bool failed = ferror(out) != 0;
     if (fclose(out) != 0 || failed) {
         free(text);

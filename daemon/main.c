@@ -14,6 +14,7 @@
 #include "event_bus.h"
 #include "http.h"
 #include "log.h"
+#include "loop_health.h"
 #include "loop_usb.h"
 #include "mes.h"
 #include "rack.h"
@@ -30,6 +31,7 @@ struct daemon_ctx {
     struct station st;
     uv_signal_t sig_int, sig_term, sig_hup;
     uv_timer_t watchdog;
+    struct loop_health health;
     struct mes *mes;       /* MES push, NULL when [mes] url is not set */
     struct reload *reload; /* SIGHUP */
     int watchdog_on;
@@ -100,6 +102,8 @@ static void close_sources(struct station *st)
     if (d->watchdog_on)
         uv_close((uv_handle_t *)&d->watchdog, on_handle_closed);
     d->watchdog_on = 0;
+    loop_health_close(&d->health);
+    st->health = NULL;
 }
 
 static void begin_shutdown(struct daemon_ctx *d, const char *why)
@@ -188,6 +192,12 @@ static int run(struct daemon_ctx *d, const char *config_path)
 
     uv_loop_t *loop = uv_default_loop();
     st->loop = loop;
+    /* Before anything runs on the loop, so its idle time covers the whole run. */
+    r = loop_health_start(&d->health, loop, 100);
+    if (r < 0)
+        log_warning("loop: no lag probe: %s", uv_strerror(r));
+    else
+        st->health = &d->health;
     r = rack_new(&st->cfg, st->db, &st->rack);
     if (r < 0) {
         log_err("rack: %s", strerror(-r));

@@ -14,6 +14,7 @@ struct tty_monitor;
 struct http_server;
 struct workflow;
 struct pkg_catalog;
+struct loop_health;
 
 /* The job context (PUT /api/v1/context): stamped on every attempt that starts after it was
  * set. Saved in the settings table and restored at start-up (api_control_restore). Sizes are
@@ -36,6 +37,7 @@ struct station {
     struct http_server *http;
     struct workflow *workflow;
     struct pkg_catalog *packages; /* the API's packages and recipes (pkg_catalog.h) */
+    struct loop_health *health;   /* the loop's lag and busy time (flashrackd only; may be NULL) */
     uint64_t started_unix_ms;
     struct station_context context;
     int stopping; /* shutdown in progress: no new jobs */

@@ -382,7 +382,9 @@ test('/metrics: the exposition format and every documented family', async () => 
   for (const line of text.split('\n').filter(Boolean)) {
     assert.match(line, /^(# (HELP|TYPE) [a-z_]+ .+|[a-z_]+(\{[a-z_]+="[^"]*"\})? -?[0-9]+(\.[0-9]+)?)$/, `not exposition format: ${line}`);
   }
-  for (const f of families) assert.match(text, new RegExp(`^# TYPE ${f} (gauge|counter)$`, 'm'), `family ${f} missing`);
+  for (const f of families) assert.match(text, new RegExp(`^# TYPE ${f} (gauge|counter|histogram)$`, 'm'), `family ${f} missing`);
+  assert.match(text, /^flashrack_loop_lag_seconds_bucket\{le="\+Inf"\} [0-9]+$/m);
+  assert.match(text, /^flashrack_loop_lag_seconds_count [0-9]+$/m);
   assert.match(text, /^flashrack_attempts_total\{result="pass"\} 1$/m);
 });
 
