@@ -351,7 +351,10 @@ static int split_firmware_name(const char *name, char *ver, char *series, char *
  * the way Quectel names official releases, whose application image carries the revision a
  * module reports after booting it (SERIES SUB R01A01M08 _OCPU_QPY_ VERSION). Unisoc series
  * get a bare .pac, EC200A a bare FBF container (<NAME>_BinFile.bin, mkpkg_fbf.c), the others
- * (ASR Crane) a flashable zip. Prints the path. */
+ * (ASR Crane) a flashable zip. Prints the path.
+ * With --image-mb N (mkpkg_main_image_bytes) the main image (PAC AP, FBF first image, Crane
+ * cp.bin) is N MiB of incompressible data, for throughput runs; the device then needs a flash
+ * of mkpkg_flash_size() bytes, printed to stderr (a Crane model's flash_size must equal it). */
 static int one_firmware(const char *name, const char *out)
 {
     char ver[16], series[16], sub[8], rev[96], rel[256];
@@ -383,17 +386,39 @@ static int one_firmware(const char *name, const char *out)
     write_file(out, rel, b.p, b.len);
     buf_free(&b);
     printf("%s/%s\n", out, rel);
+    if (mkpkg_main_image_bytes)
+        fprintf(stderr, "flashrack-mkpkg: %s: main image %zu bytes, device flash_size=0x%x\n", rel,
+                mkpkg_main_image_bytes, mkpkg_flash_size());
     return 0;
+}
+
+/* --image-mb N: 1..MKPKG_IMAGE_MB_MAX whole mebibytes; -1 when s is anything else. */
+#define MKPKG_IMAGE_MB_MAX 200 /* the flash it needs (mkpkg_flash_size) stays <= 256 MiB */
+static long image_mb(const char *s)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    return *s >= '0' && *s <= '9' && !*end && v >= 1 && v <= MKPKG_IMAGE_MB_MAX ? v : -1;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc == 4 && strcmp(argv[1], "--firmware") == 0)
+    if ((argc == 4 || argc == 6) && strcmp(argv[1], "--firmware") == 0) {
+        if (argc == 6) {
+            long mb = strcmp(argv[4], "--image-mb") == 0 ? image_mb(argv[5]) : -1;
+            if (mb < 0) {
+                fprintf(stderr, "flashrack-mkpkg: expected --image-mb N (1..%d), got '%s %s'\n",
+                        MKPKG_IMAGE_MB_MAX, argv[4], argv[5]);
+                return 2;
+            }
+            mkpkg_main_image_bytes = (size_t)mb << 20;
+        }
         return one_firmware(argv[2], argv[3]);
+    }
     if (argc != 2) {
-        fprintf(stderr,
-                "usage: flashrack-mkpkg OUTDIR\n"
-                "       flashrack-mkpkg --firmware QPY_OCPU_<VER>_<SERIES>_<SUB>_FW OUTDIR\n");
+        fprintf(stderr, "usage: flashrack-mkpkg OUTDIR\n"
+                        "       flashrack-mkpkg --firmware QPY_OCPU_<VER>_<SERIES>_<SUB>_FW OUTDIR"
+                        " [--image-mb N]\n");
         return 2;
     }
     const char *out = argv[1];

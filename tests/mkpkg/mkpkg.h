@@ -31,6 +31,16 @@ struct buf random_image(size_t n, uint32_t seed);
 extern const char *mkpkg_fw_revision;
 /* random_image with the revision marker of mkpkg_fw_revision at offset 256 (n >= 512). */
 struct buf firmware_image(size_t n, uint32_t seed);
+/* Size of the main flashable image (0 = the small default), for throughput runs
+ * (`--firmware NAME OUTDIR --image-mb N`): the Unisoc PAC's AP image, the Crane zip's cp.bin
+ * and the EC200A FBF's first image get this many bytes, and the regions after it (PAC
+ * addresses, Crane partition table and flash size, FBF flash address) move up to make room.
+ * At 0 every writer's output is byte-identical to what it was before the option existed. */
+extern size_t mkpkg_main_image_bytes;
+/* The flash size a device needs for packages built with the current mkpkg_main_image_bytes:
+ * the Crane FNIF declares it (a Crane device model must be given exactly this), and the
+ * Unisoc PAC's regions end inside it. 16 MiB at the default. */
+uint32_t mkpkg_flash_size(void);
 
 /* Zip members: data == NULL and len == 0 with a trailing '/' in path makes a directory.
  * symlink != NULL makes a symbolic link entry (for hostile test inputs). */

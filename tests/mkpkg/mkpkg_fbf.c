@@ -136,8 +136,13 @@ static struct buf container(struct member *m, size_t n)
 
 struct buf make_fbf_firmware(uint32_t seed)
 {
-    /* Sizes the device receives (FBF images and Dkb.bin lose their 4-byte id prefix). */
-    struct buf app = firmware_image(48 * 1024, seed + 1);
+    /* Sizes the device receives (FBF images and Dkb.bin lose their 4-byte id prefix). The
+     * first image is the main one (mkpkg_main_image_bytes): the second moves up past it. */
+    size_t app_len = mkpkg_main_image_bytes ? mkpkg_main_image_bytes : 48 * 1024;
+    struct buf app = firmware_image(app_len, seed + 1);
+    uint32_t data_addr = 0x00800000;
+    if (0x00040000 + app_len > data_addr)
+        data_addr = (uint32_t)((0x00040000 + app_len + 0xFFFFF) / 0x100000 * 0x100000);
     struct buf data = random_image(20000, seed + 2);
     struct buf dkb = {0};
     buf_le32(&dkb, ID_DKBI);
@@ -151,7 +156,7 @@ struct buf make_fbf_firmware(uint32_t seed)
                           {"Dkb.bin", dkb},
                           {"FBF_timheader.bin", {0}},
                           {"0x0808_FBF1_h.bin", fbf_h(ID_FBF1, &app, 0x00040000, seed + 4)},
-                          {"0x0808_FBF2_h.bin", fbf_h(ID_FBF1 + 1, &data, 0x00800000, seed + 5)}};
+                          {"0x0808_FBF2_h.bin", fbf_h(ID_FBF1 + 1, &data, data_addr, seed + 5)}};
     uint32_t bl_ids[3] = {ID_TIMH, ID_FBF1, ID_FBF1 + 1};
     uint32_t bl_sizes[3] = {TIM_HDR + 3 * TIM_REC, (uint32_t)m[3].data.len - 4,
                             (uint32_t)m[4].data.len - 4};

@@ -35,6 +35,32 @@ static void put_utf16(uint8_t *p, size_t cap, const char *s)
         p[2 * i] = (uint8_t)s[i];
 }
 
+/* ---- the main image's size (mkpkg_main_image_bytes) ---------------------------------------- */
+
+#define PAC_AP_REGION 0x400000u /* the AP region of the default PAC */
+#define ASR_CP_PART   0x300000u /* the cp partition of the default Crane table */
+
+/* How far the regions after the main image move so that it fits: 0 while it fits the
+ * default region, else its size rounded up to 1 MiB minus that region. */
+static uint32_t main_shift(uint32_t region)
+{
+    size_t n = mkpkg_main_image_bytes;
+    if (n <= region)
+        return 0;
+    return (uint32_t)((n + 0xFFFFFu) / 0x100000u * 0x100000u) - region;
+}
+
+uint32_t mkpkg_flash_size(void)
+{
+    /* the ends of the last region: PAC PY_FS_U (0x60c00000 + 1 MiB), Crane nvm */
+    uint32_t pac_end = 0xD00000u + main_shift(PAC_AP_REGION);
+    uint32_t asr_end = 0xFE0000u + main_shift(ASR_CP_PART);
+    uint32_t need = pac_end > asr_end ? pac_end : asr_end, size = 0x1000000u;
+    while (size < need)
+        size *= 2;
+    return size;
+}
+
 /* ---- Unisoc PAC ------------------------------------------------------------------------ */
 
 struct pac_file {
@@ -50,6 +76,11 @@ static struct buf make_pac_fdl(const char *product, const char *alias, int with_
 {
     struct pac_file f[8];
     size_t n = 0;
+    /* the AP image is the main one: with mkpkg_main_image_bytes its region grows and PS and
+     * PY_FS_U move up by as much (their regions must not overlap it) */
+    uint32_t shift = main_shift(PAC_AP_REGION), ap_max = PAC_AP_REGION + shift;
+    uint32_t ps_at = 0x60500000 + shift, fs_at = 0x60c00000 + shift;
+    size_t ap_len = mkpkg_main_image_bytes ? mkpkg_main_image_bytes : 20000;
     f[n++] = (struct pac_file){fdl1_id,  "fdl1.img", fdl1_id, NULL,
                                0x8000c0, 0xff40,     0x101,   random_image(3000, seed + 1)};
     f[n++] = (struct pac_file){"FDL2",   "fdl2.img", "FDL2", NULL,
@@ -57,15 +88,15 @@ static struct buf make_pac_fdl(const char *product, const char *alias, int with_
     f[n++] = (struct pac_file){"BOOT",     "boot.img", "CODE", NULL,
                                0x60000000, 0x10000,    1,      random_image(6000, seed + 3)};
     f[n++] = (struct pac_file){"AP",       "ap.img", "CODE", NULL,
-                               0x60010000, 0x400000, 1,      firmware_image(20000, seed + 4)};
-    f[n++] = (struct pac_file){"PS",       "modem.img", "CODE", NULL,
-                               0x60500000, 0x300000,    1,      random_image(16000, seed + 5)};
+                               0x60010000, ap_max,   1,      firmware_image(ap_len, seed + 4)};
+    f[n++] = (struct pac_file){"PS",  "modem.img", "CODE", NULL,
+                               ps_at, 0x300000,    1,      random_image(16000, seed + 5)};
     f[n++] = (struct pac_file){"NV",       "nvitem.bin", "NV", "nv",
                                0xFFFFFFFF, 0x20000,      1,    random_image(4000, seed + 6)};
     if (with_app)
         f[n++] =
-            (struct pac_file){"PY_FS_U",  "customer_fs.img", "CODE2", "py_fs",
-                              0x60c00000, 0x100000,          1,       random_image(8000, seed + 7)};
+            (struct pac_file){"PY_FS_U", "customer_fs.img", "CODE2", "py_fs",
+                              fs_at,     0x100000,          1,       random_image(8000, seed + 7)};
     struct buf xml = {0};
     buf_printf(&xml,
                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<BMAConfig>\r\n <ProductList>\r\n"
@@ -164,8 +195,11 @@ static const struct {
     {"user_fs", "raw", 0x730000, 0x200000, 0, 2}, {"nvm", "raw", 0xF60000, 0x80000, 0, 2},
 };
 
+/* The table with a cp partition that holds mkpkg_main_image_bytes: cp and its parent
+ * `system` grow, the partitions after cp move up, the groups span the whole flash. */
 static struct buf make_ptable(void)
 {
+    uint32_t shift = main_shift(ASR_CP_PART), flash = mkpkg_flash_size();
     struct buf b = {0};
     buf_zero(&b, 0x88C);
     memcpy(b.p, "BTPA", 4);
@@ -173,11 +207,19 @@ static struct buf make_ptable(void)
     put_le32(b.p + 4, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
         uint8_t *e = b.p + 8 + 68 * i;
-        memcpy(e, asr_parts[i].name, strlen(asr_parts[i].name));
+        const char *name = asr_parts[i].name;
+        uint32_t off = asr_parts[i].off, size = asr_parts[i].size;
+        if (asr_parts[i].level < 2)
+            size = flash;
+        else if (!strcmp(name, "system") || !strcmp(name, "cp"))
+            size += shift;
+        else if (off > 0x40000) /* after cp */
+            off += shift;
+        memcpy(e, name, strlen(name));
         memcpy(e + 32, asr_parts[i].type, strlen(asr_parts[i].type));
-        put_le32(e + 48, asr_parts[i].off);
-        put_le32(e + 52, asr_parts[i].size);
-        put_le32(e + 56, asr_parts[i].level ? 0x80000000u + asr_parts[i].off : 0xFFFFFFFFu);
+        put_le32(e + 48, off);
+        put_le32(e + 52, size);
+        put_le32(e + 56, asr_parts[i].level ? 0x80000000u + off : 0xFFFFFFFFu);
         put_le32(e + 60, asr_parts[i].len);
         put_le32(e + 64, asr_parts[i].level);
     }
@@ -200,7 +242,7 @@ static struct buf make_flashinfo(void)
     const uint32_t geo[6] = {1, 0x1000, 0x100, 0x1000, 0x10000, 0};
     for (int i = 0; i < 6; i++)
         put_le32(b.p + 0x68 + 4 * i, geo[i]);
-    put_le32(b.p + 0x80, 0x1000000);
+    put_le32(b.p + 0x80, mkpkg_flash_size());
     put_le32(b.p + 0x88, 0xFF);
     put_le32(b.p + 0x8C, 3);
     for (int i = 0; i < 3; i++) {
@@ -254,6 +296,8 @@ void add_asr_flashable(struct zip *z, const char *prefix, uint32_t seed)
                 {"customer_app.bin", "user_app", 8192},
                 {"customer_fs.bin", "user_fs", 0}};
     char path[256];
+    /* cp.bin is the main image (mkpkg_main_image_bytes) */
+    size_t cp_len = mkpkg_main_image_bytes ? mkpkg_main_image_bytes : 24000;
     struct buf json = {0};
     buf_printf(&json, "[\n  {\"command\": \"require\", \"group\": \"0\", \"name\": \"product\", "
                       "\"value\": \"arom-tiny\"},\n"
@@ -269,16 +313,20 @@ void add_asr_flashable(struct zip *z, const char *prefix, uint32_t seed)
                       "\"partition.bin\"},\n"
                       "  {\"command\": \"flash\", \"group\": \"1\", \"image\": \"partition.bin\", "
                       "\"partition\": \"ptable\", \"weight\": 2188},\n");
-    for (size_t i = 0; i < sizeof(imgs) / sizeof(imgs[0]); i++)
+    for (size_t i = 0; i < sizeof(imgs) / sizeof(imgs[0]); i++) {
+        size_t weight = imgs[i].size ? imgs[i].size : 65536;
+        if (!strcmp(imgs[i].part, "cp"))
+            weight = cp_len;
         buf_printf(&json,
                    "  {\"command\": \"flash\", \"group\": \"1\", \"image\": \"%s\", "
                    "\"partition\": \"%s\", \"weight\": %zu},\n",
-                   imgs[i].file, imgs[i].part, imgs[i].size ? imgs[i].size : 65536);
+                   imgs[i].file, imgs[i].part, weight);
+    }
     buf_printf(&json, "  {\"command\": \"erase\", \"group\": \"1\", \"partition\": \"nvm\", "
                       "\"weight\": 1000}\n]\n");
 #define P(name) (snprintf(path, sizeof(path), "%s%s", prefix, name), path)
     zip_add_buf(z, P("bootloader.ubi"), random_image(4096, seed + 10));
-    zip_add_buf(z, P("cp.bin"), firmware_image(24000, seed + 11));
+    zip_add_buf(z, P("cp.bin"), firmware_image(cp_len, seed + 11));
     zip_add_buf(z, P("customer_app.bin"), random_image(8192, seed + 12));
     struct buf fs = {0};
     buf_zero(&fs, 65536);

@@ -95,6 +95,7 @@ struct buf random_image(size_t n, uint32_t seed)
 }
 
 const char *mkpkg_fw_revision;
+size_t mkpkg_main_image_bytes;
 
 struct buf firmware_image(size_t n, uint32_t seed)
 {
