@@ -264,8 +264,13 @@ static void execute(char **argv, int argc)
             rack_reply("ok hold-uevents %s", argv[1]);
     } else if (strcmp(c, "release-uevents") == 0 && argc == 1) {
         rack_reply("ok release-uevents released=%zu", rack_uevents_release());
-    } else if (strcmp(c, "rack-stats") == 0 && argc == 1) {
-        rack_reply("ok rack-stats timer_fires=%" G_GUINT64_FORMAT, vrack_timer_fires(a->rack));
+    } else if (strcmp(c, "rack-stats") == 0 &&
+               (argc == 1 || (argc == 2 && strcmp(argv[1], "reset") == 0))) {
+        GString *s = g_string_new(NULL);
+        rack_lag_format(s, argc == 2);
+        rack_reply("ok rack-stats timer_fires=%" G_GUINT64_FORMAT "%s", vrack_timer_fires(a->rack),
+                   s->str);
+        g_string_free(s, TRUE);
     } else if (strcmp(c, "profiles") == 0 && argc == 1) {
         GString *s = g_string_new("ok profiles");
         for (size_t i = 0; i < vrack_profile_count(); i++)

@@ -47,6 +47,18 @@ struct rack_uevent_stats rack_uevent_stats(void);
 int rack_uevents_hold(const char *subsystem);
 size_t rack_uevents_release(void);
 
+/* loop_lag.c: how late the main loop runs a 100 ms probe (per bucket, not cumulative) */
+#define RACK_LAG_BUCKETS 5
+struct rack_lag_stats {
+    uint64_t probes, sum_us, max_us;
+    uint64_t counts[RACK_LAG_BUCKETS + 1];
+};
+void rack_lag_start(void);
+void rack_lag_stop(void);
+/* Appends " lag_probes=N lag_mean_ms=X lag_max_ms=Y lag_le_1ms=.. .. lag_over_500ms=.."; reset
+ * starts the counts over. */
+void rack_lag_format(GString *out, bool reset);
+
 /* commands.c */
 void rack_commands_start(void);
 void rack_commands_stop(void);

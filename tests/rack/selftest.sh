@@ -170,11 +170,14 @@ if [ "$MODE" != --bench ]; then
     wait_log "usb 2-1.3 abandoned the SINK"
     wait_log "usb 2-1.3 closed"
     stat_is 2-1.3 sink_ok 0
-    cmd rack-stats
-    fires0=${line##*timer_fires=}
+    cmd rack-stats reset
+    fires0=${line##*timer_fires=} fires0=${fires0%% *}
     cmd sleep 1000
     cmd rack-stats
-    fires1=${line##*timer_fires=}
+    fires1=${line##*timer_fires=} fires1=${fires1%% *}
+    # The main loop's lag probe runs every 100 ms and counts since the reset above.
+    probes=${line##*lag_probes=} probes=${probes%% *}
+    [ "$probes" -ge 3 ] || fail "the rack's loop lag probe ran $probes times in 1 s: $line"
     # Nothing plugged has a timed event now, so nothing should wake the rack (a margin of 5
     # for a last link slice that may still have been due).
     [ $((fires1 - fires0)) -le 5 ] ||
