@@ -19,8 +19,7 @@ struct http_deferred {
     bool suspended, ready;
     unsigned status;
     json_t *body;
-    char audit_action[DB_LABEL_SIZE], audit_target[DB_NAME_SIZE];
-    json_t *audit_detail;
+    struct http_audit_note audit; /* the request's, until the answer goes back to it */
 };
 
 /* ---- uploads ------------------------------------------------------------------------------ */
@@ -109,7 +108,7 @@ static void deferred_free(struct http_deferred *d)
 {
     unlink_deferred(d);
     json_decref(d->body);
-    json_decref(d->audit_detail);
+    json_decref(d->audit.detail);
     free(d);
 }
 
@@ -123,10 +122,8 @@ struct http_deferred *http_request_defer(struct http_request *req)
     d->server = req->server;
     d->conn = req->conn;
     d->ex = req->ex;
-    memcpy(d->audit_action, req->audit_action, sizeof(d->audit_action));
-    memcpy(d->audit_target, req->audit_target, sizeof(d->audit_target));
-    d->audit_detail = req->audit_detail;
-    req->audit_detail = NULL;
+    d->audit = req->audit; /* moved: the detail goes with it */
+    req->audit.detail = NULL;
     d->next = req->server->deferred;
     if (d->next)
         d->next->prev = &d->next;
@@ -142,10 +139,7 @@ struct http_deferred *http_request_defer(struct http_request *req)
 void http_deferred_audit(struct http_deferred *d, const char *action, const char *target,
                          json_t *detail)
 {
-    db_field_set(d->audit_action, sizeof(d->audit_action), action ? action : "");
-    db_field_set(d->audit_target, sizeof(d->audit_target), target ? target : "");
-    json_decref(d->audit_detail);
-    d->audit_detail = detail;
+    http_audit_note_set(&d->audit, action, target, detail);
 }
 
 void http_deferred_reply_json(struct http_deferred *d, unsigned status, json_t *body)
@@ -193,10 +187,9 @@ void http_deferred_answer(struct http_request *req, struct http_exchange *ex)
         ex->deferred = NULL;
         return;
     }
-    db_field_set(req->audit_action, sizeof(req->audit_action), d->audit_action);
-    db_field_set(req->audit_target, sizeof(req->audit_target), d->audit_target);
-    req->audit_detail = d->audit_detail;
-    d->audit_detail = NULL;
+    json_decref(req->audit.detail);
+    req->audit = d->audit; /* moved back for finish_request's audit entry */
+    d->audit.detail = NULL;
     unsigned status = d->status;
     json_t *body = d->body;
     d->body = NULL;

@@ -49,6 +49,15 @@ struct http_exchange {
     struct http_deferred *deferred; /* the handler answers later (http_request_defer) */
 };
 
+/* What a handler says a write did, for its audit entry (http_request_audit): carried by the
+ * request, or by its deferred answer until that is sent. */
+struct http_audit_note {
+    char action[DB_LABEL_SIZE], target[DB_NAME_SIZE];
+    json_t *detail; /* owned */
+};
+void http_audit_note_set(struct http_audit_note *n, const char *action, const char *target,
+                         json_t *detail);
+
 struct http_request {
     struct http_server *server;
     struct MHD_Connection *conn;
@@ -63,8 +72,7 @@ struct http_request {
     char www_authenticate[80]; /* of a 401, "" otherwise */
     struct http_exchange *ex;
     json_t *body;
-    char audit_action[DB_LABEL_SIZE], audit_target[DB_NAME_SIZE];
-    json_t *audit_detail;
+    struct http_audit_note audit;
     unsigned status;
     size_t body_len;
     bool replied;

@@ -335,13 +335,19 @@ const struct http_auth_who *http_request_who(const struct http_request *req)
     return &req->ex->who;
 }
 
+void http_audit_note_set(struct http_audit_note *n, const char *action, const char *target,
+                         json_t *detail)
+{
+    db_field_set(n->action, sizeof(n->action), action ? action : "");
+    db_field_set(n->target, sizeof(n->target), target ? target : "");
+    json_decref(n->detail);
+    n->detail = detail;
+}
+
 void http_request_audit(struct http_request *req, const char *action, const char *target,
                         json_t *detail)
 {
-    db_field_set(req->audit_action, sizeof(req->audit_action), action ? action : "");
-    db_field_set(req->audit_target, sizeof(req->audit_target), target ? target : "");
-    json_decref(req->audit_detail);
-    req->audit_detail = detail;
+    http_audit_note_set(&req->audit, action, target, detail);
 }
 
 const char *http_query_string(struct http_request *req, const char *name)

@@ -398,14 +398,14 @@ static void finish_request(struct http_request *req, struct http_exchange *ex)
             .method = req->method,
             .path = req->url,
             .status = req->status,
-            .action = req->audit_action[0] ? req->audit_action : NULL,
-            .target = req->audit_target[0] ? req->audit_target : NULL,
-            .detail = req->audit_detail,
+            .action = req->audit.action[0] ? req->audit.action : NULL,
+            .target = req->audit.target[0] ? req->audit.target : NULL,
+            .detail = req->audit.detail,
         };
         http_audit_write(req->server->st->db, &e);
     }
-    json_decref(req->audit_detail);
-    req->audit_detail = NULL;
+    json_decref(req->audit.detail);
+    req->audit.detail = NULL;
     json_decref(req->body);
     req->body = NULL;
 }
