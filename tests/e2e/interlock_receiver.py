@@ -9,13 +9,10 @@ token (--token) is answered 401. Every request becomes one JSON line in --log:
 """
 import argparse
 import json
-import os
-import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-MAX_BODY = 64 * 1024
+from receiver_base import JsonHandler, serve
 
 
 def main():
@@ -30,16 +27,10 @@ def main():
     lock = threading.Lock()
     log = open(args.log, "a", buffering=1)
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, fmt, *a):
-            pass
-
+    class Handler(JsonHandler):
         def do_POST(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(min(length, MAX_BODY))
-            auth_ok = self.headers.get("Authorization", "") == "Bearer " + args.token
+            raw = self.read_body()
+            auth_ok = self.token_ok(args.token)
             try:
                 body = json.loads(raw)
             except ValueError:
@@ -57,23 +48,12 @@ def main():
                                       "status": status, "auth_ok": auth_ok, "body": body}) + "\n")
             if imei in args.hold:
                 time.sleep(args.hold_s)
-            data = json.dumps(answer).encode()
             try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(status, answer)
             except OSError:
                 pass  # the daemon gave up on this request (the module was pulled)
 
-    ThreadingHTTPServer.daemon_threads = True
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    with open(args.port_file + ".tmp", "w") as f:
-        f.write(str(srv.server_address[1]))
-    os.rename(args.port_file + ".tmp", args.port_file)
-    srv.serve_forever()
+    serve(Handler, 0, args.port_file)
 
 
 if __name__ == "__main__":

@@ -17,12 +17,10 @@ import argparse
 import json
 import os
 import random
-import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-MAX_BODY = 64 * 1024
+from receiver_base import JsonHandler, serve
 
 
 def main():
@@ -50,25 +48,11 @@ def main():
         pass
     log = open(args.log, "a", buffering=1)
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as a real MES would
-
-        def log_message(self, fmt, *a):  # quiet: the JSON log is the record
-            pass
-
-        def answer(self, status, text):
-            body = json.dumps({"status": text}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
+    class Handler(JsonHandler):
         def do_POST(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(min(length, MAX_BODY))
+            raw = self.read_body()
             key = self.headers.get("Idempotency-Key", "")
-            auth_ok = self.headers.get("Authorization", "") == "Bearer " + args.token
+            auth_ok = self.token_ok(args.token)
             why = ""
             uuid = ""
             try:
@@ -101,16 +85,10 @@ def main():
                 if status != 201 or not args.hold_file or not os.path.exists(args.hold_file):
                     break
                 time.sleep(0.05)
-            self.answer(status, why or {500: "try later", 409: "duplicate"}.get(status, "ok"))
+            text = why or {500: "try later", 409: "duplicate"}.get(status, "ok")
+            self.send_json(status, {"status": text})
 
-    ThreadingHTTPServer.allow_reuse_address = True
-    ThreadingHTTPServer.daemon_threads = True
-    srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    srv.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    with open(args.port_file + ".tmp", "w") as f:
-        f.write(str(srv.server_address[1]))
-    os.rename(args.port_file + ".tmp", args.port_file)
-    srv.serve_forever()
+    serve(Handler, args.port, args.port_file)
 
 
 if __name__ == "__main__":
