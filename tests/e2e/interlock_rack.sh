@@ -15,27 +15,11 @@
 mkpkg=$1
 E2E_WAIT_S=90
 TOKEN=ilk-e2e-token-0123456789
-RX_PID=""
-
-ilk_cleanup() {
-  [ -n "$RX_PID" ] && kill "$RX_PID" 2>/dev/null || true
-  e2e_cleanup
-}
-trap ilk_cleanup EXIT
 
 imei() { e2e_imei "$((700 + $1))"; }
 
-rm -f "$E2E_TMP/rx.port"
-python3 "$(dirname "$0")/interlock_receiver.py" --port-file "$E2E_TMP/rx.port" \
-  --log "$E2E_TMP/rx.log" --token "$TOKEN" --refuse "$(imei 2)" --hold "$(imei 4)" \
-  --hold-s 30 2>>"$E2E_TMP/rx.err" &
-RX_PID=$!
-deadline=$((SECONDS + 20))
-until [ -s "$E2E_TMP/rx.port" ]; do
-  [ $SECONDS -lt $deadline ] || e2e_fail "the receiver did not start: $(cat "$E2E_TMP/rx.err")"
-  sleep 0.05
-done
-RX_PORT=$(cat "$E2E_TMP/rx.port")
+e2e_rx_start interlock_receiver.py --token "$TOKEN" --refuse "$(imei 2)" --hold "$(imei 4)" \
+  --hold-s 30
 
 pkgs="$E2E_TMP/pkgs"
 mkdir -p "$pkgs"
@@ -109,9 +93,7 @@ steps=$(sql "SELECT group_concat(json_extract(detail, '$.state'), ' ') FROM
   e2e_fail "S1 flow events: $steps"
 
 # ---- 2. the MES is down, interlock_on_error = block ---------------------------------------
-kill "$RX_PID"
-wait "$RX_PID" 2>/dev/null || true
-RX_PID=""
+e2e_rx_stop
 at_unisoc 5 EC200U CNAA
 wait_for "S5 fails" /api/v1/slots/S5 '.flow.state == "fail"'
 rows=$(sql "SELECT attempt_no || ' ' || result || ' ' || fail_stage || ' ' || fail_code || ' ' ||

@@ -10,6 +10,7 @@ DAEMON_BIN="${E2E_DAEMON_BIN:-$FLASHRACK_BUILD_DIR/daemon/flashrackd}"
 E2E_TMP=$(mktemp -d /tmp/flashrack-e2e.XXXXXX)
 E2E_PORT=""
 RACK_PID=""
+RX_PID=""
 
 e2e_fail() {
   echo "FAIL: $*" >&2
@@ -25,6 +26,7 @@ e2e_fail() {
 }
 
 e2e_cleanup() {
+  [ -n "${RX_PID:-}" ] && kill "$RX_PID" 2>/dev/null || true
   # bash unsets RACK and RACK_PID when the coprocess exits
   # (copy the pid: bash unsets RACK_PID when the coprocess exits, and "kill" with an empty
   # or 0 pid would signal this whole process group, ctest included)
@@ -37,6 +39,29 @@ e2e_cleanup() {
   rm -rf "$E2E_TMP"
 }
 trap e2e_cleanup EXIT
+
+# e2e_rx_start SCRIPT [ARG...]: starts one of the fake MES servers (tests/e2e/SCRIPT, built on
+# receiver_base.py) with --port-file and --log (rx.log) in E2E_TMP and the ARGs, waits until it
+# listens, and sets RX_PID and RX_PORT. e2e_rx_stop ends it; the cleanup does too.
+e2e_rx_start() {
+  local script=$1 deadline=$((SECONDS + 20))
+  shift
+  rm -f "$E2E_TMP/rx.port"
+  python3 "$(dirname "${BASH_SOURCE[0]}")/$script" --port-file "$E2E_TMP/rx.port" \
+    --log "$E2E_TMP/rx.log" "$@" 2>>"$E2E_TMP/rx.err" &
+  RX_PID=$!
+  until [ -s "$E2E_TMP/rx.port" ]; do
+    [ $SECONDS -lt $deadline ] || e2e_fail "$script did not start: $(cat "$E2E_TMP/rx.err")"
+    sleep 0.05
+  done
+  RX_PORT=$(cat "$E2E_TMP/rx.port")
+}
+e2e_rx_stop() {
+  [ -n "$RX_PID" ] || return 0
+  kill "$RX_PID" 2>/dev/null || true
+  wait "$RX_PID" 2>/dev/null || true
+  RX_PID=""
+}
 
 # rack CMD...: sends one command, prints the reply, fails the test unless it starts with "ok".
 rack() {

@@ -21,30 +21,10 @@ OUTAGE_S=${MES_OUTAGE_S:-10}
 SLOTS=${MES_SLOTS:-8}
 DEADLINE_S=${MES_DEADLINE_S:-$((120 + MODULES * 6 + OUTAGE_S))}
 TOKEN=mes-e2e-token-0123456789
-RX_PID=""
 
-mes_cleanup() {
-  [ -n "$RX_PID" ] && kill "$RX_PID" 2>/dev/null || true
-  e2e_cleanup
-}
-trap mes_cleanup EXIT
-
-rx_start() { # starts the receiver on port $1 (0 = any) and waits until it listens
-  rm -f "$E2E_TMP/rx.port"
-  python3 "$(dirname "$0")/mes_receiver.py" --port "$1" --port-file "$E2E_TMP/rx.port" \
-    --log "$E2E_TMP/rx.log" --token "$TOKEN" --fail-ratio 0.5 --seed 7 \
-    --hold-file "$E2E_TMP/rx.hold" 2>>"$E2E_TMP/rx.err" &
-  RX_PID=$!
-  local deadline=$((SECONDS + 20))
-  until [ -s "$E2E_TMP/rx.port" ]; do
-    [ $SECONDS -lt $deadline ] || e2e_fail "the receiver did not start: $(cat "$E2E_TMP/rx.err")"
-    sleep 0.05
-  done
-}
-rx_stop() {
-  kill "$RX_PID"
-  wait "$RX_PID" 2>/dev/null || true
-  RX_PID=""
+rx_start() { # the receiver on port $1 (0 = any)
+  e2e_rx_start mes_receiver.py --port "$1" --token "$TOKEN" --fail-ratio 0.5 --seed 7 \
+    --hold-file "$E2E_TMP/rx.hold"
 }
 
 "$mkpkg" "$E2E_TMP/pkgs" >/dev/null
@@ -53,7 +33,6 @@ json=$("$cli" inspect --json "$pkg") || e2e_fail "inspect $pkg"
 series_sub=$(jq -r '"\(.series).\(.submodel)"' <<<"$json")
 
 rx_start 0
-RX_PORT=$(cat "$E2E_TMP/rx.port")
 {
   printf '[station]\nid = mes-rack\n[http]\nlisten = 127.0.0.1:0\n'
   printf '[storage]\ndatabase = @TMP@/flashrack.db\ndata_dir = @TMP@/data\ncache_dir = @TMP@/cache\n'
@@ -109,7 +88,7 @@ while :; do
   fi
   if [ $outage_from -eq 0 ] && [ $plugged -ge $((MODULES * 2 / 5)) ]; then
     echo "MES down for ${OUTAGE_S}s"
-    rx_stop
+    e2e_rx_stop
     outage_from=$SECONDS
   fi
   if [ $kills -eq 1 ] && [ $outage_from -gt 0 ] && [ $outage_done -eq 0 ] &&
@@ -151,7 +130,7 @@ until [ "$(sql "SELECT count(*) FROM mes_outbox WHERE state <> 'delivered'")" = 
   sleep 0.2
 done
 e2e_stop
-rx_stop
+e2e_rx_stop
 
 # ---- the verdict ----
 attempts=$(sql "SELECT count(*) FROM attempts")
