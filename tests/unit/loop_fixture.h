@@ -1,18 +1,40 @@
 /* The loop thread of the HTTP unit tests: a libuv loop runs on its own thread (as in
- * flashrackd) and the test thread hands it jobs. Header-only and typed by convention: before
- * including it, declare `struct fixture` with the fields
- *     uv_loop_t loop; uv_thread_t thread; uv_async_t wake; uv_mutex_t lock; uv_sem_t job_done;
- *     void (*job)(struct fixture *f, void *arg); void *job_arg; bool stop;
- * and `static void fixture_on_stop(struct fixture *f)`, which closes on the loop thread what
- * the test opened there (the HTTP server, a workflow, a bus) so the loop can end. */
+ * flashrackd) and the test thread hands it jobs. Header-only. It declares `struct fixture`
+ * with the fields every such test uses (the loop, the station, the thread and its job hand-off,
+ * http_closed, the HTTP port) plus the test's own, given before the include as
+ *     #define LOOP_FIXTURE_EXTRA char dir[64]; ...
+ * The test then defines `static void fixture_on_stop(struct fixture *f)`, which closes on the
+ * loop thread what the test opened there (the HTTP server, a workflow, a bus) so the loop can
+ * end. */
 #ifndef FLASHRACK_LOOP_FIXTURE_H
 #define FLASHRACK_LOOP_FIXTURE_H
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <uv.h>
+
+#include "station.h"
+
+#ifndef LOOP_FIXTURE_EXTRA
+#define LOOP_FIXTURE_EXTRA
+#endif
+
+struct fixture {
+    uv_loop_t loop;
+    struct station st;
+    uv_thread_t thread;
+    uv_async_t wake;
+    uv_mutex_t lock;
+    uv_sem_t job_done;
+    void (*job)(struct fixture *f, void *arg);
+    void *job_arg;
+    bool stop, http_closed;
+    uint16_t port;
+    LOOP_FIXTURE_EXTRA
+};
 
 static void fixture_on_stop(struct fixture *f);
 

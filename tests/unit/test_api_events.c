@@ -36,20 +36,11 @@
 
 /* ---- loop thread fixture ----------------------------------------------------------------- */
 
-struct fixture {
-    uv_loop_t loop;
-    struct station st;
-    struct event_bus *bus;
-    uv_thread_t thread;
-    uv_async_t wake;
-    uv_mutex_t lock;
-    uv_sem_t job_done;
-    void (*job)(struct fixture *f, void *arg);
-    void *job_arg;
-    bool stop;
+/* loop_fixture.h declares struct fixture: its fields and these. */
+#define LOOP_FIXTURE_EXTRA                                                                         \
+    struct event_bus *bus;                                                                         \
     char dir[40], db_path[80];
-    uint16_t port;
-};
+#include "loop_fixture.h"
 
 static void fixture_on_stop(struct fixture *f)
 {
@@ -58,8 +49,6 @@ static void fixture_on_stop(struct fixture *f)
     f->st.http = NULL;
     event_bus_close(f->bus);
 }
-
-#include "loop_fixture.h"
 
 static const char *config_text = "[station]\nid = line3-st1\n"
                                  "[http]\nlisten = 127.0.0.1:0\nmax_connections = 8\n"

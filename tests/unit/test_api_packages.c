@@ -36,20 +36,11 @@
 #define SUP    "sup-0123456789abcdef"
 #define OPER   "op-0123456789abcdef"
 
-struct fixture {
-    uv_loop_t loop;
-    struct station st;
-    uv_thread_t thread;
-    uv_async_t wake;
-    uv_mutex_t lock;
-    uv_sem_t job_done;
-    void (*job)(struct fixture *f, void *arg);
-    void *job_arg;
-    bool stop, http_closed;
-    char dir[64], pkgdir[128], catalogue[PATH_MAX + 16];
+/* loop_fixture.h declares struct fixture: its fields and these. */
+#define LOOP_FIXTURE_EXTRA                                                                         \
+    char dir[64], pkgdir[128], catalogue[PATH_MAX + 16];                                           \
     char ec800m[256], ec800m_b[256], ec200u[256];
-    uint16_t port;
-};
+#include "loop_fixture.h"
 
 static void on_closed(void *ud)
 {
@@ -63,8 +54,6 @@ static void fixture_on_stop(struct fixture *f)
     http_close(f->st.http, on_closed, f);
     f->st.http = NULL;
 }
-
-#include "loop_fixture.h"
 
 /* mkpkg --firmware NAME DIR: the package's path into out. */
 static void make_package(const char *firmware, const char *dir, char *out, size_t size)

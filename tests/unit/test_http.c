@@ -36,20 +36,9 @@
 
 /* ---- loop thread fixture ------------------------------------------------------------- */
 
-struct fixture {
-    uv_loop_t loop;
-    struct station st;
-    uv_thread_t thread;
-    uv_async_t wake;
-    uv_mutex_t lock;
-    uv_sem_t job_done;
-    void (*job)(struct fixture *f, void *arg);
-    void *job_arg;
-    bool stop;
-    bool http_closed;
-    char dir[32], db_path[64];
-    uint16_t port;
-};
+/* loop_fixture.h declares struct fixture: its fields and these. */
+#define LOOP_FIXTURE_EXTRA char dir[32], db_path[64];
+#include "loop_fixture.h"
 
 static void on_http_closed(void *ud)
 {
@@ -61,8 +50,6 @@ static void fixture_on_stop(struct fixture *f)
     http_close(f->st.http, on_http_closed, f);
     f->st.http = NULL;
 }
-
-#include "loop_fixture.h"
 
 static struct fixture *fixture_start(const char *config_text, bool with_db)
 {
