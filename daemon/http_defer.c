@@ -165,14 +165,11 @@ void http_deferred_reply_json(struct http_deferred *d, unsigned status, json_t *
 void http_deferred_reply_error(struct http_deferred *d, unsigned status, const char *code,
                                const char *fmt, ...)
 {
-    char message[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt, ap);
+    json_t *body = http_error_body(code, fmt, ap);
     va_end(ap);
-    http_deferred_reply_json(
-        d, status,
-        json_pack("{s:{s:s, s:o}}", "error", "code", code, "message", http_json_string(message)));
+    http_deferred_reply_json(d, status, body);
 }
 
 void http_deferred_answer(struct http_request *req, struct http_exchange *ex)

@@ -4,6 +4,7 @@
 #define FLASHRACK_HTTP_PRIV_H
 
 #include <microhttpd.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -57,6 +58,10 @@ struct http_audit_note {
 };
 void http_audit_note_set(struct http_audit_note *n, const char *action, const char *target,
                          json_t *detail);
+
+/* The error object of docs/http.md, {"error": {"code", "message"}}: the message formatted,
+ * made valid UTF-8 and bounded (http_reply_error, http_deferred_reply_error). */
+json_t *http_error_body(const char *code, const char *fmt, va_list ap);
 
 struct http_request {
     struct http_server *server;

@@ -291,17 +291,21 @@ void http_reply_json(struct http_request *req, unsigned status, json_t *body)
     queue(req, status, text, len, "application/json");
 }
 
+json_t *http_error_body(const char *code, const char *fmt, va_list ap)
+{
+    char message[512];
+    vsnprintf(message, sizeof(message), fmt, ap);
+    return json_pack("{s:{s:s, s:o}}", "error", "code", code, "message", http_json_string(message));
+}
+
 void http_reply_error(struct http_request *req, unsigned status, const char *code, const char *fmt,
                       ...)
 {
-    char message[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt, ap);
+    json_t *body = http_error_body(code, fmt, ap);
     va_end(ap);
-    http_reply_json(
-        req, status,
-        json_pack("{s:{s:s, s:o}}", "error", "code", code, "message", http_json_string(message)));
+    http_reply_json(req, status, body);
 }
 
 /* ---- request accessors -------------------------------------------------------------- */
