@@ -22,6 +22,8 @@
 #define DRAIN_MS     300  /* least quiet time that ends the drain after a retried sync */
 #define DRAIN_BUDGET 2000 /* on top of the drain's quiet time */
 #define DRAIN_MAX_MS 10000
+#define FLUSH_MS     20  /* quiet that ends the discard of input waiting at the start */
+#define FLUSH_MAX_MS 500 /* the discard's bound (a module that never stops talking) */
 #define T_WRITE      2000
 #define READ_CHUNK   256
 
@@ -38,6 +40,7 @@ enum stage {
     ST_ICCID,
     ST_QDOWNLOAD,
     ST_REENUM,
+    ST_FLUSH,
 };
 
 struct stage_def {
@@ -59,6 +62,7 @@ static const struct stage_def stages[] = {
     [ST_ICCID] = {"AT+QCCID", "+QCCID:", "identify"},
     [ST_QDOWNLOAD] = {"AT+QDOWNLOAD=1", NULL, "switching"},
     [ST_REENUM] = {NULL, NULL, "reenumerate"},
+    [ST_FLUSH] = {NULL, NULL, "sync"},
 };
 
 /* Unsolicited result codes without a '+' prefix that Quectel firmware prints at boot. */
@@ -83,6 +87,8 @@ struct at_session {
     uint64_t first_rx_ms;    /* when the module's first bytes came (with have_rx) */
     int have_rx;
     uint64_t drain_quiet_ms; /* quiet time that ends this session's drain */
+    int echo_on;             /* the module echoed a probe and ATE0 has not turned it off */
+    int own_echo;            /* the current command's echo came */
     size_t rx_bytes;
     char line[LINE_MAX_LEN];
     size_t line_len;
@@ -147,6 +153,8 @@ static void read_more(struct at_session *s, struct proto_request *out)
     uint64_t left = s->deadline_ms > now ? s->deadline_ms - now : 1;
     if (s->st == ST_DRAIN && left > s->drain_quiet_ms)
         left = s->drain_quiet_ms; /* the drain ends at the first quiet period */
+    if (s->st == ST_FLUSH && left > FLUSH_MS)
+        left = FLUSH_MS;
     s->xs = XS_READ;
     proto_req_read(out, READ_CHUNK, (uint32_t)(left > UINT32_MAX ? UINT32_MAX : left));
 }
@@ -161,6 +169,13 @@ static void begin(struct at_session *s, enum stage st, struct proto_request *out
     s->ninfo = 0;
     s->last[0] = '\0';
     s->err_text[0] = '\0';
+    s->own_echo = 0;
+    if (st == ST_FLUSH) {
+        s->deadline_ms = s->ctx->now_ms + FLUSH_MAX_MS;
+        s->xs = XS_READ;
+        proto_req_read(out, READ_CHUNK, FLUSH_MS);
+        return;
+    }
     if (st == ST_DRAIN) {
         s->deadline_ms = s->ctx->now_ms + s->drain_quiet_ms + DRAIN_BUDGET;
         s->xs = XS_READ;
@@ -184,12 +199,30 @@ static int is_echo(const struct at_session *s, const char *line)
     return cmd && strcasecmp(line, cmd) == 0;
 }
 
+static int is_final(const char *line)
+{
+    return strcmp(line, "OK") == 0 || strcmp(line, "ERROR") == 0 ||
+           strncmp(line, "+CME ERROR:", 11) == 0 || strncmp(line, "+CMS ERROR:", 11) == 0;
+}
+
 static int is_bare_urc(const char *line)
 {
     for (size_t i = 0; i < sizeof(bare_urcs) / sizeof(bare_urcs[0]); i++)
         if (strcmp(line, bare_urcs[i]) == 0)
             return 1;
     return 0;
+}
+
+/* The first probe, once input that was waiting when the session began is gone: the rest of
+ * an earlier session's answers (a retry on the same port, or the identify session before a
+ * switch) would otherwise answer it and shift every later reply by one. */
+static void start_sync(struct at_session *s, struct proto_request *out)
+{
+    s->have_rx = 0;
+    s->sync_tries_used = 1;
+    s->first_probe_ms = s->ctx->now_ms;
+    s->drain_quiet_ms = DRAIN_MS;
+    begin(s, ST_SYNC, out);
 }
 
 /* ---- results of each stage --------------------------------------------------------------- */
@@ -235,6 +268,8 @@ static void on_result(struct at_session *s, enum result r, struct proto_request 
         after_sync(s, out);
         return;
     case ST_ECHO_OFF: /* echo is filtered anyway; an ERROR here costs nothing */
+        if (r == R_OK)
+            s->echo_on = 0;
         begin(s, ST_MODEL, out);
         return;
     case ST_MODEL:
@@ -351,6 +386,7 @@ static void on_result(struct at_session *s, enum result r, struct proto_request 
              s->usb_known ? s->usb.operator_hint : AT_HINT_BOOT_PIN);
         return;
     case ST_REENUM:
+    case ST_FLUSH: /* no result: the discard ends by quiet (on_timeout) */
         break;
     }
     fail(s, out, FAIL_INTERNAL, "at: result in stage %d", (int)s->st);
@@ -388,17 +424,24 @@ static int on_line(struct at_session *s, char *line, struct proto_request *out)
     size_t n = strlen(line);
     while (n && line[n - 1] == ' ')
         line[--n] = '\0';
-    if (!n || s->st == ST_DRAIN)
+    if (!n || s->st == ST_DRAIN || s->st == ST_FLUSH)
         return 0;
     copy_clean(s->last, sizeof(s->last), line);
-    if (is_echo(s, line))
+    if (is_echo(s, line)) {
+        s->own_echo = 1;
+        if (s->st == ST_SYNC)
+            s->echo_on = 1;
+        return 0;
+    }
+    /* While the module echoes, a result before the command's echo answers something sent
+     * earlier: a probe whose late OK outlasted the drain (a slow module on a loaded host). */
+    if (s->echo_on && !s->own_echo && s->st != ST_SYNC && is_final(line))
         return 0;
     if (strcmp(line, "OK") == 0) {
         on_result(s, R_OK, out);
         return 1;
     }
-    if (strcmp(line, "ERROR") == 0 || strncmp(line, "+CME ERROR:", 11) == 0 ||
-        strncmp(line, "+CMS ERROR:", 11) == 0) {
+    if (is_final(line)) { /* ERROR, +CME ERROR, +CMS ERROR */
         copy_clean(s->err_text, sizeof(s->err_text), line);
         if (s->st == ST_SYNC)
             return 0;
@@ -444,6 +487,12 @@ static void on_timeout(struct at_session *s, struct proto_request *out)
     case ST_DRAIN:
         on_result(s, R_OK, out);
         return;
+    case ST_FLUSH:
+        start_sync(s, out);
+        return;
+    case ST_ECHO_OFF: /* echo stays on, and is filtered */
+        begin(s, ST_MODEL, out);
+        return;
     case ST_QDOWNLOAD:
         /* Some firmware resets before its OK reaches the host: wait for the download port
          * anyway; a module that ignored the command fails there as a timeout. */
@@ -483,6 +532,10 @@ static void on_rx(struct at_session *s, const uint8_t *data, size_t len, struct 
         else
             s->line[s->line_len++] = c;
     }
+    if (s->st == ST_FLUSH && (s->rx_bytes > CMD_RX_MAX || s->ctx->now_ms >= s->deadline_ms)) {
+        start_sync(s, out); /* enough discarded: probe anyway */
+        return;
+    }
     if (s->rx_bytes > CMD_RX_MAX) {
         fail(s, out, FAIL_PROTOCOL,
              "%s: %s: more than %d bytes without a final result (last received '%s')",
@@ -517,10 +570,7 @@ void at_session_step(void *session, const struct proto_event *in, struct proto_r
         s->usb_known = at_usb_lookup(s->start_vid, s->start_pid, NULL, 0, &s->usb) == 0;
         if (s->opts.download && refuse_unswitchable(s, out))
             return;
-        s->sync_tries_used = 1;
-        s->first_probe_ms = s->ctx->now_ms;
-        s->drain_quiet_ms = DRAIN_MS;
-        begin(s, ST_SYNC, out);
+        begin(s, ST_FLUSH, out);
         return;
     case PROTO_EV_TX_DONE:
         if (s->xs == XS_WRITE) {

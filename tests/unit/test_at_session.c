@@ -27,6 +27,7 @@ struct fake {
     int echo;
     unsigned silent_at; /* "AT" probes that get no answer (yet) */
     int late;           /* answers to silent probes arrive with the next answer */
+    int late_first;     /* ... before the echo of the next command that is not a probe */
     unsigned rdy_after; /* boots after this many silent probes: prints RDY then (0: never) */
     int rdy_always;     /* prints RDY after every silent probe (a module that reboots) */
     unsigned late_owed;
@@ -81,6 +82,9 @@ static void on_command(struct fake *f, const char *cmd)
 {
     if (f->nlog < 32)
         snprintf(f->log[f->nlog++], sizeof(f->log[0]), "%.31s", cmd);
+    if (f->late_first && strcmp(cmd, "AT") != 0)
+        for (; f->late_owed; f->late_owed--)
+            queue(f, "\r\nOK\r\n");
     if (f->echo) {
         queue(f, cmd);
         queue(f, "\r");
@@ -95,7 +99,7 @@ static void on_command(struct fake *f, const char *cmd)
     }
     if (f->urc)
         queue(f, f->urc);
-    for (; f->late_owed; f->late_owed--)
+    for (; f->late_owed && !f->late_first; f->late_owed--)
         queue(f, "\r\nOK\r\n");
     for (size_t i = 0; i < 6 && f->over[i].cmd; i++) {
         if (strcmp(f->over[i].cmd, cmd) == 0) {
@@ -326,6 +330,34 @@ static void test_identify_probe_on_rdy_late_answer(void **state)
     assert_true(r.probe_ms[1] - r.probe_ms[0] < 100);
 }
 
+/* The late answer to the dropped probe comes only after the drain (a slow module on a loaded
+ * host), before the echo of the next command: with echo on, a result counts only after its
+ * command's echo, so it does not answer ATE0 and shift every reply after it by one. */
+static void test_identify_late_answer_after_drain(void **state)
+{
+    (void)state;
+    struct fake f = {
+        .echo = 1, .silent_at = 1, .late = 1, .late_first = 1, .rdy_after = 1, .one_byte = 1};
+    struct run r = {0};
+    drive(&f, NULL, 0x2c7c, 0x6002, &r);
+    assert_identity(&r);
+    assert_int_equal(logged(&f, "ATE0"), 1);
+    assert_int_equal(logged(&f, "ATI"), 0); /* AT+CGMM had its own answer */
+}
+
+/* The rest of an earlier session's answer is waiting when the port opens (a retry after a
+ * failed identify, echo already off): it is discarded before the first probe instead of
+ * answering it. */
+static void test_identify_stale_input(void **state)
+{
+    (void)state;
+    struct fake f = {.echo = 0, .one_byte = 1, .boot = "\r\n" IMEI_OK "\r\n\r\nOK\r\n"};
+    struct run r = {0};
+    drive(&f, NULL, 0x2c7c, 0x6002, &r);
+    assert_identity(&r);
+    assert_int_equal(logged(&f, "ATI"), 0);
+}
+
 /* No RDY: the next probe only after sync_ms, as before. RDY from a module that keeps
  * rebooting: one early probe per session, then sync_ms again. */
 static void test_identify_rdy_missing_or_repeated(void **state)
@@ -548,6 +580,8 @@ int main(void)
         cmocka_unit_test(test_identify_slow_sync_late_answers),
         cmocka_unit_test(test_identify_probe_on_rdy),
         cmocka_unit_test(test_identify_probe_on_rdy_late_answer),
+        cmocka_unit_test(test_identify_late_answer_after_drain),
+        cmocka_unit_test(test_identify_stale_input),
         cmocka_unit_test(test_identify_rdy_missing_or_repeated),
         cmocka_unit_test(test_identify_silence),
         cmocka_unit_test(test_identify_command_silence),
