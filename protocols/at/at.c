@@ -87,8 +87,8 @@ struct at_session {
     uint64_t first_rx_ms;    /* when the module's first bytes came (with have_rx) */
     int have_rx;
     uint64_t drain_quiet_ms; /* quiet time that ends this session's drain */
-    int echo_on;             /* the module echoed a probe and ATE0 has not turned it off */
-    int own_echo;            /* the current command's echo came */
+    unsigned strays;         /* probes whose answer may still come (after a retried sync) */
+    unsigned strays_skipped; /* bare results the model query took for late probe answers */
     size_t rx_bytes;
     char line[LINE_MAX_LEN];
     size_t line_len;
@@ -169,7 +169,6 @@ static void begin(struct at_session *s, enum stage st, struct proto_request *out
     s->ninfo = 0;
     s->last[0] = '\0';
     s->err_text[0] = '\0';
-    s->own_echo = 0;
     if (st == ST_FLUSH) {
         s->deadline_ms = s->ctx->now_ms + FLUSH_MAX_MS;
         s->xs = XS_READ;
@@ -234,7 +233,14 @@ static void after_sync(struct at_session *s, struct proto_request *out)
     if (s->opts.download && !s->opts.identify)
         begin(s, ST_QDOWNLOAD, out);
     else
-        begin(s, ST_ECHO_OFF, out);
+        begin(s, ST_MODEL, out);
+}
+
+/* The model query comes first after the sync: its answer has a line a late probe's OK has
+ * not, so it is the one that can tell them apart; echo off follows it, then the revision. */
+static void after_model(struct at_session *s, struct proto_request *out)
+{
+    begin(s, ST_ECHO_OFF, out);
 }
 
 static void on_result(struct at_session *s, enum result r, struct proto_request *out)
@@ -259,6 +265,7 @@ static void on_result(struct at_session *s, enum result r, struct proto_request 
             s->drain_quiet_ms = took < DRAIN_MS       ? DRAIN_MS
                                 : took > DRAIN_MAX_MS ? DRAIN_MAX_MS
                                                       : took;
+            s->strays = s->sync_tries_used - 1;
             begin(s, ST_DRAIN, out);
             return;
         }
@@ -268,15 +275,13 @@ static void on_result(struct at_session *s, enum result r, struct proto_request 
         after_sync(s, out);
         return;
     case ST_ECHO_OFF: /* echo is filtered anyway; an ERROR here costs nothing */
-        if (r == R_OK)
-            s->echo_on = 0;
-        begin(s, ST_MODEL, out);
+        begin(s, ST_REV, out);
         return;
     case ST_MODEL:
         if (r == R_OK && s->ninfo) {
             copy_clean(id->chip, sizeof(id->chip), s->info[0]);
             if (id->chip[0]) {
-                begin(s, ST_REV, out);
+                after_model(s, out);
                 return;
             }
         }
@@ -297,7 +302,7 @@ static void on_result(struct at_session *s, enum result r, struct proto_request 
                  quoted_last(s));
             return;
         }
-        begin(s, ST_REV, out);
+        after_model(s, out);
         return;
     case ST_REV:
     case ST_REV_Q:
@@ -427,16 +432,20 @@ static int on_line(struct at_session *s, char *line, struct proto_request *out)
     if (!n || s->st == ST_DRAIN || s->st == ST_FLUSH)
         return 0;
     copy_clean(s->last, sizeof(s->last), line);
-    if (is_echo(s, line)) {
-        s->own_echo = 1;
-        if (s->st == ST_SYNC)
-            s->echo_on = 1;
+    if (is_echo(s, line))
         return 0;
+    /* The model query answers with a line before its result; a bare result there, while a
+     * probe of a retried sync may still answer, is that late answer (it outlasted the drain:
+     * a slow module on a loaded host): skipped, the query's own answer follows. Once the
+     * query has its line, every earlier answer has come (the module answers in order). */
+    if (s->strays && is_final(line) && (s->st == ST_MODEL || s->st == ST_MODEL_ATI)) {
+        if (!s->ninfo) {
+            s->strays--;
+            s->strays_skipped++;
+            return 0;
+        }
+        s->strays = 0;
     }
-    /* While the module echoes, a result before the command's echo answers something sent
-     * earlier: a probe whose late OK outlasted the drain (a slow module on a loaded host). */
-    if (s->echo_on && !s->own_echo && s->st != ST_SYNC && is_final(line))
-        return 0;
     if (strcmp(line, "OK") == 0) {
         on_result(s, R_OK, out);
         return 1;
@@ -473,6 +482,10 @@ static int on_line(struct at_session *s, char *line, struct proto_request *out)
 
 static void on_timeout(struct at_session *s, struct proto_request *out)
 {
+    if (s->st == ST_MODEL && s->strays_skipped) {
+        begin(s, ST_MODEL_ATI, out); /* its bare answer was taken for a late probe's */
+        return;
+    }
     switch (s->st) {
     case ST_SYNC:
         if (s->sync_tries_used < s->opts.sync_tries) {
@@ -491,7 +504,7 @@ static void on_timeout(struct at_session *s, struct proto_request *out)
         start_sync(s, out);
         return;
     case ST_ECHO_OFF: /* echo stays on, and is filtered */
-        begin(s, ST_MODEL, out);
+        begin(s, ST_REV, out);
         return;
     case ST_QDOWNLOAD:
         /* Some firmware resets before its OK reaches the host: wait for the download port

@@ -331,8 +331,8 @@ static void test_identify_probe_on_rdy_late_answer(void **state)
 }
 
 /* The late answer to the dropped probe comes only after the drain (a slow module on a loaded
- * host), before the echo of the next command: with echo on, a result counts only after its
- * command's echo, so it does not answer ATE0 and shift every reply after it by one. */
+ * host), before the next command's answer: the model query, first after the sync, takes a bare
+ * OK for that late answer (its own has a line), so no reply is shifted by one. */
 static void test_identify_late_answer_after_drain(void **state)
 {
     (void)state;
