@@ -413,14 +413,6 @@ static gboolean on_signal(gpointer data)
 int main(int argc, char **argv)
 {
     ensure_preload(argc, argv);
-    /* umockdev's preload ends every emulated ioctl with usleep(0), to let another thread take
-     * its lock. With the default 50 us timer slack each of those sleeps ~0.1 ms, thousands of
-     * times a second on a busy rack, in the rack's ioctl thread and in the daemon, which
-     * inherits the slack over fork and exec (docs/performance.md). 1 ns makes them the short
-     * yield they were meant to be. The daemon's own timers are ms-grained: no change there. */
-    if (prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL) != 0)
-        fprintf(stderr, "flashrack-rack: timer slack: %s (benchmarks will be slower)\n",
-                g_strerror(errno));
     memset(&app, 0, sizeof(app));
     app.notify_fd = -1;
     app.log_fd = -1;
